@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! mmn_stopgap: real MMU notifier subscriptions on a chosen process, and the stop-gap rule.
+//!
+//! When a non-blocking invalidation (the OOM reaper, `process_mrelease(2)`) reaches an mm with
+//! several subscribers, refuse it early with `-EAGAIN`, before any subscriber's
+//! `invalidate_range_start` runs, so that no subscriber's paired start/end state can be left
+//! unpaired (the 2019 mm discussion "prevent unpaired invalidate_start and invalidate_end with
+//! non-blocking"). Driven through `/sys/kernel/debug/mmn_stopgap/`; see
+//! `Documentation/mmn_stopgap.rst`.
+
+// `control` and `policy` are pure `core` code that the host crate in `host/` compiles too; they
+// are `pub` so that the same items are public there.
+pub mod control;
+mod group;
+mod mmu_notifier;
+pub mod policy;
+mod state;
+mod subscriber;
+mod sys;
+
+use kernel::{
+    prelude::*,
+    sync::Arc, //
+};
+use state::State;
+
+module! {
+    type: MmnStopgap,
+    name: "mmn_stopgap",
+    authors: ["mmn-stopgap developers"],
+    description: "MMU notifier subscribers and the non-blocking invalidation stop gap",
+    license: "GPL",
+}
+
+/// The loaded module: the state and the debugfs directory that exposes it.
+struct MmnStopgap {
+    /// `None` only while unloading.
+    dir: Option<sys::debugfs::Dir<State>>,
+    state: Arc<State>,
+}
+
+impl kernel::Module for MmnStopgap {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let state = Arc::pin_init(State::new()?, GFP_KERNEL)?;
+        let dir = sys::debugfs::Dir::new(c"mmn_stopgap", module, state.clone(), &state::FILES)?;
+        pr_info!("loaded: /sys/kernel/debug/mmn_stopgap/ (policy stopgap)\n");
+        Ok(Self {
+            dir: Some(dir),
+            state,
+        })
+    }
+}
+
+impl Drop for MmnStopgap {
+    fn drop(&mut self) {
+        // No file is open (each open file pins the module), so removal is immediate.
+        drop(self.dir.take());
+        self.state.shutdown();
+        mmu_notifier::synchronize();
+        pr_info!("unloaded: every subscriber and gate unregistered\n");
+    }
+}

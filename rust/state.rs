@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module's state and its three debugfs files: `control`, `subscribers`, `stats`.
+//!
+//! The file formats are frozen ABI, documented in `Documentation/mmn_stopgap.rst` and
+//! `Documentation/ABI/testing/debugfs-mmn-stopgap`.
+
+use crate::{
+    control::{
+        self,
+        Command, //
+    },
+    group::{
+        Registry,
+        Shared, //
+    },
+    subscriber,
+    sys::{
+        debugfs::FileSpec,
+        task::{
+            self,
+            LookupError, //
+        },
+        wait::WaitQueue,
+    },
+};
+use core::fmt;
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
+        Mutex, //
+    },
+    time::msecs_to_jiffies,
+};
+
+/// Everything the module knows; shared by the debugfs files.
+#[pin_data]
+pub(crate) struct State {
+    shared: Arc<Shared>,
+    #[pin]
+    registry: Mutex<Registry>,
+    #[pin]
+    parking: WaitQueue,
+    /// Bumped by every `unpark` (and at unload); parked writers wait for it to change.
+    park_generation: Atomic<u64>,
+    /// Writers parked right now.
+    parked: Atomic<u32>,
+}
+
+impl State {
+    /// A fresh state: policy `stopgap`, no subscribers, zero counters.
+    pub(crate) fn new() -> Result<impl PinInit<Self>> {
+        let shared = Arc::new(Shared::new(), GFP_KERNEL)?;
+        Ok(pin_init!(Self {
+            registry <- new_mutex!(Registry::new(shared.clone()), "mmn_stopgap_registry"),
+            shared,
+            parking <- WaitQueue::new(c"mmn_stopgap_park", kernel::static_lock_class!()),
+            park_generation: Atomic::new(0),
+            parked: Atomic::new(0),
+        }))
+    }
+
+    /// Runs one command.
+    fn execute(&self, command: Command) -> Result {
+        match command {
+            Command::Attach { pid, count, kind } => {
+                if !task::may_attach() {
+                    return Err(EPERM);
+                }
+                let mm = task::mm_of_pid(pid).map_err(|e| match e {
+                    LookupError::NoSuchProcess => ESRCH,
+                    LookupError::NoMm => EINVAL,
+                })?;
+                self.registry.lock().attach(&mm, pid, count, kind)
+            }
+            Command::Detach(target) => self.registry.lock().detach(target),
+            Command::SetPolicy(policy) => {
+                self.shared.set_policy(policy);
+                Ok(())
+            }
+            Command::Reset => {
+                let registry = self.registry.lock();
+                self.shared.reset();
+                registry.reset();
+                Ok(())
+            }
+            Command::Park { secs } => self.park(secs),
+            Command::Unpark => {
+                self.unpark();
+                Ok(())
+            }
+        }
+    }
+
+    /// Sleeps uninterruptibly until `unpark` or `secs` seconds pass (`ETIMEDOUT`).
+    ///
+    /// SIGKILL does not end the sleep: a parked thread keeps its process's mm alive after the
+    /// rest of the process is killed, so `process_mrelease(2)` and the OOM reaper can be tested
+    /// deterministically.
+    fn park(&self, secs: u32) -> Result {
+        let generation = self.park_generation.load(Relaxed);
+        self.parked.add(1, Relaxed);
+        let woken = self.parking.wait_uninterruptible_timeout(
+            || self.park_generation.load(Relaxed) != generation,
+            msecs_to_jiffies(secs.saturating_mul(1000)),
+        );
+        self.parked.fetch_sub(1, Relaxed);
+        if woken {
+            Ok(())
+        } else {
+            Err(ETIMEDOUT)
+        }
+    }
+
+    /// Wakes every parked writer.
+    pub(crate) fn unpark(&self) {
+        self.park_generation.add(1, Relaxed);
+        self.parking.wake_all();
+    }
+
+    /// Detaches everything; used at unload.
+    pub(crate) fn shutdown(&self) {
+        self.unpark();
+        let _ = self.registry.lock().detach(control::DetachTarget::All);
+    }
+}
+
+/// `control`: one command per `write(2)`.
+fn control_write(state: &State, bytes: &[u8]) -> Result {
+    let command = control::parse(bytes).map_err(|_| EINVAL)?;
+    state.execute(command)
+}
+
+/// `subscribers`: a header, then one line per subscriber, by id.
+fn subscribers_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let registry = state.registry.lock();
+    subscriber::show_header(f)?;
+    for s in registry.iter() {
+        s.show(f)?;
+    }
+    Ok(())
+}
+
+/// `stats`: `key: value` lines, in a fixed order.
+fn stats_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (groups, subscribers) = {
+        let registry = state.registry.lock();
+        (registry.groups(), registry.subscribers())
+    };
+    let s = &*state.shared;
+    writeln!(f, "policy: {}", s.policy().name())?;
+    writeln!(f, "groups: {groups}")?;
+    writeln!(f, "subscribers: {subscribers}")?;
+    writeln!(f, "gate_calls: {}", s.gate_calls.load(Relaxed))?;
+    writeln!(f, "nonblock_seen: {}", s.nonblock_seen.load(Relaxed))?;
+    writeln!(f, "refused: {}", s.refused.load(Relaxed))?;
+    writeln!(f, "warned: {}", u8::from(s.warned.load(Relaxed)))?;
+    writeln!(f, "parked: {}", state.parked.load(Relaxed))
+}
+
+/// The files of `/sys/kernel/debug/mmn_stopgap/`.
+pub(crate) static FILES: [FileSpec<State>; 3] = [
+    FileSpec {
+        name: c"control",
+        show: None,
+        write: Some(control_write),
+        max_write: control::MAX_COMMAND_LEN,
+    },
+    FileSpec {
+        name: c"subscribers",
+        show: Some(subscribers_show),
+        write: None,
+        max_write: 0,
+    },
+    FileSpec {
+        name: c"stats",
+        show: Some(stats_show),
+        write: None,
+        max_write: 0,
+    },
+];

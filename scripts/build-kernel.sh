@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the Rust-enabled test kernel: allnoconfig + a config fragment, merged
+# with the kernel's merge_config.sh, olddefconfig, then a check that every
+# requested option survived. The result is cached under
+# $MMN_CACHE/build/<kernel version>-<config hash>/ and reused when present.
+# Prints the build directory on stdout.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+
+usage() {
+	cat <<USAGE
+usage: $0 [--fragment FILE]... [--name NAME]
+  Build (or reuse) the test kernel. Fragments default to the kselftest
+  config; several may be given (merged in order). Prints the build dir.
+USAGE
+}
+
+fragments=()
+name=test
+while (( $# )); do
+	case "$1" in
+	--fragment) fragments+=("$(realpath "$2")"); shift 2 ;;
+	--name) name="$2"; shift 2 ;;
+	--help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+(( ${#fragments[@]} )) || fragments=("$MMN_ROOT/tools/testing/selftests/mmn_stopgap/config")
+
+[[ -f "$KSRC/Makefile" ]] || die "no kernel source at $KSRC: run scripts/setup.sh"
+kver=$(make -s -C "$KSRC" kernelversion)
+hash=$( { echo "$kver"; /usr/bin/rustc --version; clang-19 --version | head -1;
+	  cat "${fragments[@]}"; } | sha256sum | cut -c1-12)
+out="$MMN_CACHE/build/${name}-${kver}-${hash}"
+kmake=(make -C "$KSRC" O="$out" ARCH=x86_64 "${KMAKE_FLAGS[@]}")
+
+if [[ -f "$out/.mmn-built" ]]; then
+	log "kernel: reusing $out"
+	echo "$out"
+	exit 0
+fi
+
+log "kernel: building $kver ($name, config $hash) in $out"
+mkdir -p "$out"
+"${kmake[@]}" -s allnoconfig >/dev/null
+(cd "$out" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$out" \
+	"$out/.config" "${fragments[@]}" >/dev/null)
+"${kmake[@]}" -s olddefconfig >/dev/null
+
+# Every requested option must really be set: Kconfig silently drops options
+# whose dependencies are not met.
+dropped=()
+while IFS= read -r line; do
+	[[ "$line" =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]] || continue
+	opt=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+	if ! grep -qx "${opt}=${val}" "$out/.config"; then
+		got=$(grep -E "^${opt}=|^# ${opt} is not set" "$out/.config" || echo "absent")
+		dropped+=("${opt}=${val} (got: ${got})")
+	fi
+done < <(cat "${fragments[@]}")
+if (( ${#dropped[@]} )); then
+	printf '[mmn] kernel: Kconfig dropped %s\n' "${dropped[@]}" >&2
+	die "kernel config incomplete (see above)"
+fi
+log "kernel: config verified ($(grep -c '=' "$out/.config") options set)"
+
+# Build with a heartbeat: one progress line every 30 s.
+jobs=$(nproc)
+buildlog="$out/build.log"
+start=$SECONDS
+"${kmake[@]}" -j"$jobs" bzImage modules >"$buildlog" 2>&1 &
+pid=$!
+while kill -0 "$pid" 2>/dev/null; do
+	sleep 5
+	if (( (SECONDS - start) % 30 < 5 )); then
+		log "kernel: $(( SECONDS - start ))s, $(grep -cE '^  (CC|RUSTC|LD|AR)' "$buildlog" || true) steps, last: $(tail -1 "$buildlog" | cut -c1-70)"
+	fi
+	if (( SECONDS - start > ${MMN_KERNEL_TIMEOUT:-3600} )); then
+		kill "$pid"; die "kernel build timed out"
+	fi
+done
+if ! wait "$pid"; then
+	tail -40 "$buildlog" >&2
+	die "kernel build failed (log: $buildlog)"
+fi
+touch "$out/.mmn-built"
+log "kernel: built in $(( SECONDS - start ))s"
+echo "$out"

@@ -1,0 +1,35 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs every kselftest binary in /tests, one after the other, as root. Each
+# binary's TAP output goes to the results port (and the console); after each
+# one a line "MMN-TEST: <name> rc=<rc> secs=<s>" records how it ended, so that
+# the host can count a binary that died without printing its own result.
+
+out="$MMN_RESULTS"
+# mmn.tests=a,b on the kernel command line runs only those binaries.
+filter=$(sed -n 's/.*mmn\.tests=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
+rc=0
+start=$(cut -d' ' -f1 /proc/uptime)
+for t in /tests/*; do
+	[ -x "$t" ] || continue
+	name=${t##*/}
+	if [ -n "$filter" ] && ! echo ",$filter," | grep -q ",$name,"; then
+		continue
+	fi
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	echo "mmn-selftest: start $name" >/dev/kmsg
+	# The harness's own per-test timeout (30 s by default) bounds each case;
+	# `timeout` bounds the whole binary.
+	timeout -s KILL 900 "$t" >/tmp/"$name".tap 2>&1
+	trc=$?
+	echo "mmn-selftest: end $name rc=$trc" >/dev/kmsg
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	cat /tmp/"$name".tap >"$out"
+	echo "MMN-TEST: $name rc=$trc secs=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')" >"$out"
+	# kselftest: 0 pass, 4 skip; anything else is a failure.
+	[ "$trc" -eq 0 ] || [ "$trc" -eq 4 ] || rc=1
+done
+end=$(cut -d' ' -f1 /proc/uptime)
+echo "MMN-GUEST-SECS: $(echo "$start $end" | awk '{printf "%.1f", $2 - $1}')" >"$out"
+exit $rc

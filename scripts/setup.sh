@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install everything mmn-stopgap needs on a Debian 12 (bookworm) x86_64 host:
+# apt suites, Debian packages, bindgen (into the cache) and the kernel source
+# (unpacked into the cache). Idempotent: every step is skipped when its result
+# is already present. Must run as root for the apt steps.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+
+if [[ "${1:-}" == "--help" ]]; then
+	echo "usage: $0   install toolchain, QEMU and kernel source (idempotent)"
+	exit 0
+fi
+
+APT_SOURCES=/etc/apt/sources.list.d/mmn-stopgap.sources
+PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev
+      rustc-web rust-web-src rust-web-clippy rustfmt-web
+      busybox-static flex bison bc libelf-dev libssl-dev cpio kmod
+      make gcc libc6-dev python3 "${KSRC_PKG}")
+QEMU_PKGS=(qemu-system-x86)
+
+as_root() {
+	if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+missing_pkgs() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+			grep -q '^install ok installed$' || echo "$p"
+	done
+}
+
+# 1. apt suites: bookworm-backports (QEMU 10) and trixie-backports (the
+#    kernel source). Both are NotAutomatic/ButAutomaticUpgrades in Debian's
+#    Release files, so nothing else on the host upgrades from them.
+want_sources="Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports trixie-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+if [[ ! -f "$APT_SOURCES" ]] || [[ "$(cat "$APT_SOURCES")" != "$want_sources" ]]; then
+	log "setup: adding bookworm-backports + trixie-backports to $APT_SOURCES"
+	printf '%s\n' "$want_sources" | as_root tee "$APT_SOURCES" >/dev/null
+	as_root timeout 600 apt-get update -q
+fi
+
+# 2. Debian packages.
+mapfile -t need < <(missing_pkgs "${PKGS[@]}")
+mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")
+if (( ${#need[@]} + ${#needq[@]} )); then
+	if ! apt-cache policy "${KSRC_PKG}" | grep -q 'Candidate: [0-9]'; then
+		as_root timeout 600 apt-get update -q
+	fi
+fi
+if (( ${#need[@]} )); then
+	log "setup: apt-get install ${need[*]}"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
+		apt-get install -y -q --no-install-recommends \
+		-t trixie-backports "${KSRC_PKG}" >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
+		apt-get install -y -q --no-install-recommends "${need[@]}" \
+		| grep -E '^(Setting up|E:)' || true
+	mapfile -t need < <(missing_pkgs "${PKGS[@]}")
+	(( ${#need[@]} == 0 )) || die "packages still missing: ${need[*]}"
+else
+	log "setup: Debian packages present"
+fi
+if (( ${#needq[@]} )); then
+	log "setup: apt-get install -t bookworm-backports ${needq[*]}"
+	as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
+		apt-get install -y -q --no-install-recommends \
+		-t bookworm-backports "${needq[@]}" \
+		| grep -E '^(Setting up|E:)' || true
+	mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")
+	(( ${#needq[@]} == 0 )) || die "packages still missing: ${needq[*]}"
+else
+	log "setup: QEMU present ($(qemu-system-x86_64 --version | head -1))"
+fi
+
+# 3. bindgen, into the cache (the kernel needs >= 0.71.1).
+mkdir -p "$MMN_CACHE"
+if [[ ! -x "$BINDGEN" ]]; then
+	log "setup: cargo install --locked bindgen-cli (about 1 minute)"
+	LIBCLANG_PATH=/usr/lib/llvm-19/lib timeout 1800 \
+		cargo install --locked --quiet --root "$BINDGEN_ROOT" \
+		bindgen-cli@^0.73
+fi
+log "setup: $("$BINDGEN" --version)"
+
+# 4. Kernel source, unpacked into the cache.
+if [[ ! -f "$KSRC/Makefile" ]]; then
+	tarball=$(ls /usr/src/linux-source-"${KVER_MAJOR}".tar.* 2>/dev/null | head -1)
+	[[ -n "$tarball" ]] || die "no /usr/src/linux-source-${KVER_MAJOR}.tar.*"
+	log "setup: unpacking $tarball into $(dirname "$KSRC")"
+	mkdir -p "$(dirname "$KSRC")"
+	rm -rf "$KSRC.tmp"
+	mkdir -p "$KSRC.tmp"
+	timeout 900 tar -xaf "$tarball" -C "$KSRC.tmp" --strip-components=1
+	mv "$KSRC.tmp" "$KSRC"
+fi
+log "setup: kernel source $(make -s -C "$KSRC" kernelversion) at $KSRC"
