@@ -70,11 +70,13 @@ log "kernel: config verified ($(grep -c '=' "$out/.config") options set)"
 jobs=$(nproc)
 buildlog="$out/build.log"
 start=$SECONDS
+last=$SECONDS
 "${kmake[@]}" -j"$jobs" bzImage modules >"$buildlog" 2>&1 &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do
-	sleep 5
-	if (( (SECONDS - start) % 30 < 5 )); then
+	sleep 2
+	if (( SECONDS - last >= 30 )); then
+		last=$SECONDS
 		log "kernel: $(( SECONDS - start ))s, $(grep -cE '^  (CC|RUSTC|LD|AR)' "$buildlog" || true) steps, last: $(tail -1 "$buildlog" | cut -c1-70)"
 	fi
 	if (( SECONDS - start > ${MMN_KERNEL_TIMEOUT:-3600} )); then

@@ -335,7 +335,6 @@ static inline void *mmn_victim_parker(void *arg)
 static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
 {
 	struct mmn_victim_msg msg = { 0 };
-	char ready;
 
 	memset(v, 0, sizeof(*v));
 	v->pidfd = -1;
@@ -359,6 +358,7 @@ static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
 			for (i = 0; i < v->bytes; i += 4096)
 				p[i] = 1;
 		}
+		/* The parker reports its tid once it is about to park. */
 		if (park && pthread_create(&t, NULL, mmn_victim_parker, NULL))
 			_exit(2);
 		if (!park) {
@@ -366,15 +366,11 @@ static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
 			if (write(mmn_victim_pipe[1], &msg, sizeof(msg)) != sizeof(msg))
 				_exit(3);
 		}
-		ready = 'r';
-		if (write(mmn_victim_pipe[1], &ready, 1) != 1)
-			_exit(3);
 		for (;;)
 			pause();
 	}
 	close(mmn_victim_pipe[1]);
-	if (read(mmn_victim_pipe[0], &msg, sizeof(msg)) != sizeof(msg) ||
-	    read(mmn_victim_pipe[0], &ready, 1) != 1) {
+	if (read(mmn_victim_pipe[0], &msg, sizeof(msg)) != sizeof(msg)) {
 		close(mmn_victim_pipe[0]);
 		kill(v->pid, SIGKILL);
 		waitpid(v->pid, NULL, 0);

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mmn-stopgap: `make run` (the demo) and `make check` (every test) are all a
+# newcomer needs; `make help` lists the rest.
+#
+# KDIR selects the kernel build to compile against (default: the cached test
+# kernel, built on first use). Example: make KDIR=/lib/modules/$(uname -r)/build
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+MMN_CACHE ?= $(HOME)/.cache/mmn-stopgap
+export MMN_CACHE
+ifneq ($(KDIR),)
+export KDIR
+endif
+TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
+KSRC = $(MMN_CACHE)/src/linux-source-7.3
+
+.PHONY: all modules module run check kernel setup clippy fmt fmt-check \
+	rust-analyzer host-test clean help
+
+all: modules
+
+help:
+	@echo 'mmn-stopgap targets:'
+	@echo '  make run          boot the test kernel in QEMU and run the demo'
+	@echo '  make check        all tests: host tests, kselftests in QEMU, splat scan'
+	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
+	@echo '  make kernel       build (or reuse) the cached Rust-enabled test kernel'
+	@echo '  make setup        install packages, bindgen and the kernel source'
+	@echo '  make clippy       build with CLIPPY=1'
+	@echo '  make fmt          rustfmt the module (kernel rustfmt config)'
+	@echo '  make host-test    cargo test of the parser and policy on the host'
+	@echo '  make rust-analyzer  write rust-project.json for editors'
+	@echo '  make clean        remove build outputs from the tree'
+	@echo 'Variables: KDIR=<kernel build dir>  MMN_CACHE=<cache dir, default ~/.cache/mmn-stopgap>'
+	@echo '           MMN_TESTS=a_test,b_test (make check subset)  MMN_ACCEL=tcg|kvm|auto'
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/build-kernel.sh >/dev/null
+
+# The module. Without KDIR, builds (or reuses) the cached test kernel first.
+modules module:
+	@kdir="$${KDIR:-}"; \
+	if [ -z "$$kdir" ]; then scripts/setup.sh && kdir=$$(scripts/build-kernel.sh); fi; \
+	$(MAKE) -C "$$kdir" M=$(ROOT) $(TOOLCHAIN) modules
+
+clippy:
+	@kdir="$${KDIR:-}"; \
+	if [ -z "$$kdir" ]; then scripts/setup.sh && kdir=$$(scripts/build-kernel.sh); fi; \
+	$(MAKE) -C "$$kdir" M=$(ROOT) $(TOOLCHAIN) CLIPPY=1 modules
+
+fmt:
+	/usr/bin/rustfmt --config-path $(KSRC)/.rustfmt.toml rust/mmn_stopgap.rs
+
+fmt-check:
+	/usr/bin/rustfmt --config-path $(KSRC)/.rustfmt.toml --check rust/mmn_stopgap.rs
+
+rust-analyzer:
+	@kdir="$${KDIR:-}"; \
+	if [ -z "$$kdir" ]; then scripts/setup.sh && kdir=$$(scripts/build-kernel.sh); fi; \
+	$(MAKE) -C "$$kdir" M=$(ROOT) $(TOOLCHAIN) rust-analyzer
+
+host-test:
+	cd host && cargo test
+
+run:
+	@scripts/run.sh
+
+check:
+	@scripts/check.sh
+
+clean:
+	@rm -f *.o *.ko *.mod *.mod.c .*.cmd rust/*.o rust/.*.cmd Module.symvers modules.order \
+		rust/*.rmeta rust/*.d rust-project.json
+	@rm -rf .tmp_versions host/target

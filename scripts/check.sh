@@ -1,0 +1,119 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: everything, from a bare Debian 12 machine to a verdict.
+#   setup -> kernel -> module (CLIPPY=1, rustfmt) -> host tests
+#   -> selftests -> boot + tests in QEMU -> splat scan -> summary
+# Ends with "N passed, N failed, N skipped"; exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+source "$(dirname "$0")/stages.sh"
+
+if [[ "${1:-}" == "--help" ]]; then
+	cat <<USAGE
+usage: $0
+  Environment: KDIR=<kernel build> (default: the cached test kernel),
+  MMN_TESTS=a,b (run only these kselftest binaries), MMN_GUEST_APPEND=...
+  (extra kernel command line), MMN_CACHE (cache dir), MMN_ACCEL=tcg|kvm|auto.
+USAGE
+	exit 0
+fi
+
+PASS=0 FAIL=0 SKIP=0
+FAILURES=()
+record() { # record <pass> <fail> <skip> [failure description]
+	PASS=$((PASS + $1)) FAIL=$((FAIL + $2)) SKIP=$((SKIP + $3))
+	if (( $2 > 0 )) && [[ -n "${4:-}" ]]; then FAILURES+=("$4"); fi
+}
+t0=$(date +%s)
+out=$(run_dir check)
+
+stage_begin setup
+"$MMN_ROOT/scripts/setup.sh"
+stage_end
+
+stage_begin kernel
+if [[ -n "${KDIR:-}" ]]; then
+	kdir="$KDIR"
+	log "kernel: using KDIR=$kdir"
+else
+	kdir=$(kernel_dir)
+fi
+bzimage="$kdir/arch/x86/boot/bzImage"
+stage_end
+
+stage_begin module
+build_module "$kdir"
+check_rustfmt
+stage_end
+
+stage_begin host-tests
+tap=$("$MMN_ROOT/scripts/tests/splat-fixtures.sh" 2>&1) || true
+echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
+read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
+record "$p" "$f" "$s" "splat detector fixtures"
+if [[ -f "$MMN_ROOT/host/Cargo.toml" ]]; then
+	log "host: cargo test (parser and policy, the same files the module compiles)"
+	if cargo_out=$(cd "$MMN_ROOT/host" && timeout 900 cargo test --quiet 2>&1); then :; fi
+	echo "$cargo_out" | grep -E '^test result|FAILED|panicked' | sed 's/^/  /'
+	read -r p f < <(echo "$cargo_out" | awk '/^test result:/ {
+		for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+	} END { print p + 0, f + 0 }')
+	if ! grep -q '^test result: ok' <<<"$cargo_out"; then f=$((f + 1)); fi
+	record "$p" "$f" 0 "host cargo test"
+fi
+stage_end
+
+stage_begin selftests
+build_selftests "$out/selftests"
+build_initramfs "$out/initramfs.cpio" "$kdir" "$out/selftests"
+stage_end
+
+stage_begin runner-selftest
+tap=$("$MMN_ROOT/scripts/tests/runner-selftest.sh" "$bzimage" "$out/initramfs.cpio" "$out/runner") || true
+echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
+read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
+record "$p" "$f" "$s" "QEMU runner self-test"
+stage_end
+
+stage_begin boot+tests
+log "guest: booting $(basename "$kdir"); results stream below, kernel log in $out/console.log"
+: >"$out/results.log"
+append="${MMN_GUEST_APPEND:-}"
+[[ -n "${MMN_TESTS:-}" ]] && append="$append mmn.tests=$MMN_TESTS"
+"$MMN_ROOT/scripts/qemu-run.sh" --kernel "$bzimage" --initrd "$out/initramfs.cpio" \
+	--mode check --log "$out/console.log" --results "$out/results.log" \
+	--timeout "${MMN_GUEST_TIMEOUT:-3000}" --append "$append" --quiet &
+qemu_pid=$!
+# Stream the results port while the guest runs; tail exits with the runner.
+tail --pid="$qemu_pid" -n +1 -F "$out/results.log" 2>/dev/null | tr -d '\r' |
+	grep --line-buffered -E '^(ok|not ok|MMN-TEST)' | sed -u 's/^/  /' || true
+guest_rc=0
+wait "$qemu_pid" || guest_rc=$?
+read -r p f s < <(awk -f "$MMN_ROOT/scripts/tap-summary.awk" "$out/results.log" 2>"$out/failures.txt")
+record "$p" "$f" "$s" "kselftests (see $out/results.log)"
+if (( guest_rc == 124 || guest_rc == 125 )); then
+	record 0 1 0 "guest did not finish (runner status $guest_rc; see $out/console.log)"
+elif (( guest_rc != 0 && f == 0 )); then
+	record 0 1 0 "guest test job exited $guest_rc"
+fi
+if (( p + f + s == 0 )); then
+	record 0 1 0 "no kselftest ran"
+fi
+if splats=$("$MMN_ROOT/scripts/splat-check.sh" "$out/console.log"); then
+	record 1 0 0
+	log "guest log: no WARN/BUG/lockdep/KASAN/Call Trace"
+else
+	echo "$splats" | head -40 >&2
+	record 0 1 0 "kernel splat in guest log ($out/console.log)"
+fi
+secs=$(tr -d '\r' <"$out/results.log" | sed -n 's/^MMN-GUEST-SECS: //p')
+log "guest: suite ran ${secs:-?}s inside the guest"
+stage_end
+
+echo
+log "stage times: ${STAGE_TIMES[*]} (total $(( $(date +%s) - t0 ))s)"
+for f in "${FAILURES[@]}"; do log "FAILED: $f"; done
+[[ -s "$out/failures.txt" ]] && sed 's/^/[mmn]   /' "$out/failures.txt" >&2
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
+(( FAIL == 0 ))

@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0
+# Build stages shared by check.sh, run.sh and bench.sh. Sourced, never executed.
+# Needs config.sh sourced first.
+
+# Where one target keeps its outputs (initramfs, logs, selftest binaries).
+run_dir() {
+	local d="$MMN_CACHE/run/$1"
+	mkdir -p "$d"
+	echo "$d"
+}
+
+# Default kernel build directory: the cached test kernel (built if missing).
+kernel_dir() {
+	"$MMN_ROOT/scripts/build-kernel.sh" "$@"
+}
+
+# make -C KDIR M=<repo> with the toolchain; extra args passed through.
+module_make() {
+	local kdir="$1"; shift
+	make -C "$kdir" M="$MMN_ROOT" "${KMAKE_FLAGS[@]}" "$@"
+}
+
+# Builds mmn_stopgap.ko against $1 with CLIPPY=1 and fails on any warning.
+build_module() {
+	local kdir="$1" out
+	out=$(module_make "$kdir" CLIPPY=1 modules 2>&1) || { echo "$out" >&2; return 1; }
+	if grep -qE '^(warning|error)' <<<"$out"; then
+		echo "$out" >&2
+		log "module: the build printed warnings (CLIPPY=1); fix them"
+		return 1
+	fi
+	log "module: $(ls -l "$MMN_ROOT/mmn_stopgap.ko" | awk '{print $5}') bytes, clippy clean"
+}
+
+# rustfmt --check with the kernel's configuration, on the whole crate.
+check_rustfmt() {
+	/usr/bin/rustfmt --config-path "$KSRC/.rustfmt.toml" --check \
+		"$MMN_ROOT/rust/mmn_stopgap.rs" || {
+		log "rustfmt: run 'make fmt'"
+		return 1
+	}
+	log "rustfmt: clean"
+}
+
+# Builds the kselftests statically into $1.
+build_selftests() {
+	local out="$1"
+	rm -rf "$out"
+	mkdir -p "$out"
+	make -B -s -C "$MMN_ROOT/tools/testing/selftests/mmn_stopgap" \
+		KSRC="$KSRC" OUTPUT="$out" >/dev/null
+	log "selftests: $(ls "$out" | wc -l) binaries in $out"
+}
+
+# Packs the initramfs $1 with the module, test_hmm and the tests in $3 (kernel $2).
+build_initramfs() {
+	local out="$1" kdir="$2" tests="${3:-}" mods=("$MMN_ROOT/mmn_stopgap.ko")
+	[[ -f "$kdir/lib/test_hmm.ko" ]] && mods+=("$kdir/lib/test_hmm.ko")
+	local args=(--out "$out")
+	for m in "${mods[@]}"; do args+=(--module "$m"); done
+	[[ -n "$tests" ]] && args+=(--tests "$tests")
+	"$MMN_ROOT/scripts/initramfs.sh" "${args[@]}"
+}
+
+# Stage timing: stage_begin NAME; ...; stage_end
+STAGE_TIMES=()
+stage_begin() {
+	STAGE_NAME="$1"
+	STAGE_START=$(date +%s.%N)
+	log "== $1"
+}
+stage_end() {
+	local secs
+	secs=$(awk -v a="$STAGE_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	STAGE_TIMES+=("$STAGE_NAME ${secs}s")
+	log "== $STAGE_NAME done in ${secs}s"
+}

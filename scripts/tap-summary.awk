@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Counts TAP results in guest output: top-level "ok N", "not ok N" and
+# "ok N ... # SKIP". Each binary's section ends with "MMN-TEST: name rc=R";
+# a binary that exited with a failure status without a "not ok" line, or
+# whose "1..N" plan does not match its results, adds one failure.
+# Prints "pass fail skip", one line, and the failures on stderr.
+function close_section(name, rc) {
+	bad = 0
+	if (rc != 0 && rc != 4 && sec_fail == 0) {
+		printf "not ok - %s exited with status %s without reporting a failure\n", name, rc > "/dev/stderr"
+		bad = 1
+	}
+	if (plan >= 0 && plan != sec_n) {
+		printf "not ok - %s planned %d tests, reported %d\n", name, plan, sec_n > "/dev/stderr"
+		bad = 1
+	}
+	if (plan < 0 && rc != 4) {
+		printf "not ok - %s printed no TAP plan\n", name > "/dev/stderr"
+		bad = 1
+	}
+	fail += bad
+	sec_n = 0; sec_fail = 0; plan = -1
+}
+BEGIN { pass = 0; fail = 0; skip = 0; sec_n = 0; sec_fail = 0; plan = -1 }
+{ sub(/\r$/, "") }
+/^1\.\.[0-9]+/ { plan = substr($1, 4) + 0; next }
+/^not ok [0-9]+/ { fail++; sec_n++; sec_fail++; print > "/dev/stderr"; next }
+/^ok [0-9]+/ {
+	sec_n++
+	if ($0 ~ /# [Ss][Kk][Ii][Pp]/) { skip++; print > "/dev/stderr" } else pass++
+	next
+}
+/^MMN-TEST: / {
+	name = $2; rc = $3; sub(/^rc=/, "", rc)
+	close_section(name, rc + 0)
+	next
+}
+END { printf "%d %d %d\n", pass, fail, skip }

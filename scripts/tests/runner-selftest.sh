@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Proves the QEMU runner cannot report success for a guest that did not run:
+#   1. a guest whose init cannot start (rdinit=/nonexistent -> kernel panic)
+#      must make the runner exit 125 ("never reported an exit status");
+#   2. a guest job that fails (an unknown mmn.mode) must make it exit non-zero.
+# TAP output. Usage: runner-selftest.sh BZIMAGE INITRAMFS WORKDIR
+set -euo pipefail
+dir="$(cd "$(dirname "$0")" && pwd)"
+kernel="$1" initrd="$2" work="$3"
+mkdir -p "$work"
+echo "TAP version 13"
+echo "1..2"
+rc=0
+got=0
+"$dir/../qemu-run.sh" --kernel "$kernel" --initrd "$initrd" --mode check \
+	--append "rdinit=/nonexistent" --timeout 60 --quiet \
+	--log "$work/noboot.log" --results "$work/noboot.results" 2>/dev/null || got=$?
+if [[ "$got" == 125 ]]; then
+	echo "ok 1 runner: a guest that never boots fails the run (exit 125)"
+else
+	echo "not ok 1 runner: a guest that never boots gave exit $got, want 125"
+	rc=1
+fi
+got=0
+"$dir/../qemu-run.sh" --kernel "$kernel" --initrd "$initrd" --mode no-such-mode \
+	--timeout 60 --quiet \
+	--log "$work/badjob.log" --results "$work/badjob.results" 2>/dev/null || got=$?
+if [[ "$got" != 0 && "$got" != 124 && "$got" != 125 ]]; then
+	echo "ok 2 runner: a failing guest job fails the run (exit $got)"
+else
+	echo "not ok 2 runner: a failing guest job gave exit $got"
+	rc=1
+fi
+exit $rc
