@@ -413,6 +413,24 @@ static inline bool mmn_thread_state_is(pid_t pid, pid_t tid, char want)
 	return p && strchr(p, want) && strchr(p, want) < strchr(p, '\n');
 }
 
+/* Polls until pid is a zombie (state Z), without reaping it. */
+static inline bool mmn_wait_for_zombie(pid_t pid, int timeout_ms)
+{
+	double end = mmn_now() + timeout_ms / 1000.0;
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	while (mmn_now() < end) {
+		if (mmn_read_file(path, buf, sizeof(buf)) > 0) {
+			p = strrchr(buf, ')');
+			if (p && p[1] == ' ' && p[2] == 'Z')
+				return true;
+		}
+		mmn_sleep_ms(5);
+	}
+	return false;
+}
+
 static inline int mmn_mrelease(struct mmn_victim *v)
 {
 	return syscall(__NR_process_mrelease, v->pidfd, 0) ? -errno : 0;

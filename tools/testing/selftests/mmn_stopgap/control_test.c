@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmn_stopgap control file: attach, detach, counters, and every bad command
+ * (each with its exact errno, and with subscribers/stats byte-identical
+ * before and after).
+ */
+#include "mmn_stopgap.h"
+#include "kselftest_harness.h"
+
+FIXTURE(ctl)
+{
+	struct mmn_victim a, b;
+};
+
+FIXTURE_SETUP(ctl)
+{
+	if (!mmn_available())
+		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	ASSERT_EQ(0, mmn_clean_state());
+	ASSERT_EQ(0, mmn_victim_start(&self->a, 1, false));
+	ASSERT_EQ(0, mmn_victim_start(&self->b, 1, false));
+}
+
+FIXTURE_TEARDOWN(ctl)
+{
+	mmn_victim_stop(&self->a);
+	mmn_victim_stop(&self->b);
+	mmn_ctl("detach all");
+}
+
+/* attach creates live, zeroed subscribers of the right kind and pid. */
+TEST_F(ctl, attach_lists_subscribers)
+{
+	struct mmn_sub subs[8];
+	struct mmn_stats s;
+	int i;
+
+	ASSERT_EQ(0, mmn_ctl("attach %d 3", self->a.pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 1 eagain\n", self->a.pid));
+	ASSERT_EQ(4, mmn_subs(subs, 8));
+	for (i = 0; i < 4; i++) {
+		/* Ids are consecutive within one module load. */
+		EXPECT_EQ(subs[0].id + i, subs[i].id);
+		EXPECT_EQ(self->a.pid, subs[i].pid);
+		EXPECT_STREQ(i < 3 ? "paired" : "eagain", subs[i].kind);
+		EXPECT_EQ(0, subs[i].starts);
+		EXPECT_EQ(0, subs[i].ends);
+		EXPECT_EQ(0, subs[i].in_flight);
+		EXPECT_EQ(0, subs[i].unpaired);
+		EXPECT_STREQ("live", subs[i].state);
+	}
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1, s.groups);
+	EXPECT_EQ(4, s.subscribers);
+}
+
+/* One group per mm: two victims make two groups. */
+TEST_F(ctl, one_group_per_mm)
+{
+	struct mmn_stats s;
+
+	ASSERT_EQ(0, mmn_ctl("attach %d 2", self->a.pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 1", self->b.pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 1", self->a.pid));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(2, s.groups);
+	EXPECT_EQ(4, s.subscribers);
+}
+
+/* detach by id, by pid, all; the group goes with its last subscriber. */
+TEST_F(ctl, detach_forms)
+{
+	struct mmn_sub subs[8];
+	struct mmn_stats s;
+	long first, second;
+
+	ASSERT_EQ(0, mmn_ctl("attach %d 3", self->a.pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 2", self->b.pid));
+	ASSERT_EQ(5, mmn_subs(subs, 8));
+	first = subs[0].id;
+	second = subs[1].id;
+	ASSERT_EQ(0, mmn_ctl("detach %ld", second));
+	ASSERT_EQ(4, mmn_subs(subs, 8));
+	EXPECT_EQ(first, subs[0].id);
+	EXPECT_EQ(second + 1, subs[1].id);
+	ASSERT_EQ(-ENOENT, mmn_ctl("detach %ld", second));
+	ASSERT_EQ(0, mmn_ctl("detach pid %d", self->b.pid));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1, s.groups);
+	EXPECT_EQ(2, s.subscribers);
+	ASSERT_EQ(-ENOENT, mmn_ctl("detach pid %d", self->b.pid));
+	ASSERT_EQ(0, mmn_ctl("detach all"));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(0, s.groups);
+	EXPECT_EQ(0, s.subscribers);
+	/* detach all with nothing attached is not an error. */
+	ASSERT_EQ(0, mmn_ctl("detach all"));
+}
+
+/* Ids are never reused, even after detach. */
+TEST_F(ctl, ids_not_reused)
+{
+	struct mmn_sub subs[2];
+	long old;
+
+	ASSERT_EQ(0, mmn_ctl("attach %d", self->a.pid));
+	ASSERT_EQ(1, mmn_subs(subs, 2));
+	old = subs[0].id;
+	ASSERT_EQ(0, mmn_ctl("detach all"));
+	ASSERT_EQ(0, mmn_ctl("attach %d", self->a.pid));
+	ASSERT_EQ(1, mmn_subs(subs, 2));
+	EXPECT_EQ(old + 1, subs[0].id);
+}
+
+/* policy switches, reset zeroes the counters but keeps the subscribers. */
+TEST_F(ctl, policy_and_reset)
+{
+	struct mmn_totals t;
+	struct mmn_stats s;
+	char *p;
+
+	ASSERT_EQ(0, mmn_ctl("policy off"));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_STREQ("off", s.policy);
+	ASSERT_EQ(0, mmn_ctl("policy stopgap"));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_STREQ("stopgap", s.policy);
+
+	/* Our own mm: munmap is a blocking invalidation every subscriber sees. */
+	ASSERT_EQ(0, mmn_ctl("attach %d 2", getpid()));
+	p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, 1 << 20);
+	ASSERT_EQ(0, munmap(p, 1 << 20));
+	ASSERT_EQ(0, mmn_totals("paired", getpid(), &t));
+	EXPECT_GT(t.starts, 0);
+	EXPECT_EQ(t.starts, t.ends);
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_GT(s.gate_calls, 0);
+
+	ASSERT_EQ(0, mmn_ctl("reset"));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(0, s.gate_calls);
+	EXPECT_EQ(0, s.refused);
+	EXPECT_EQ(2, s.subscribers);
+	ASSERT_EQ(0, mmn_totals("paired", getpid(), &t));
+	EXPECT_EQ(2, t.count);
+	/* The reset itself may race with nothing here: our mm is quiet. */
+	EXPECT_EQ(0, t.starts);
+	EXPECT_EQ(0, t.ends);
+	ASSERT_EQ(0, mmn_ctl("detach pid %d", getpid()));
+}
+
+/* Caps: 64 per mm, then ENOSPC, with nothing changed. */
+TEST_F(ctl, per_mm_cap)
+{
+	struct mmn_stats s;
+
+	ASSERT_EQ(0, mmn_ctl("attach %d 60", self->a.pid));
+	ASSERT_EQ(-ENOSPC, mmn_ctl("attach %d 5", self->a.pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 4", self->a.pid));
+	ASSERT_EQ(-ENOSPC, mmn_ctl("attach %d", self->a.pid));
+	/* Another mm is not affected by this one's cap. */
+	ASSERT_EQ(0, mmn_ctl("attach %d", self->b.pid));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(65, s.subscribers);
+}
+
+/* park/unpark: a parked writer is counted, unpark releases it with 0. */
+TEST_F(ctl, park_unpark)
+{
+	struct mmn_stats s;
+	pid_t child;
+	int status;
+
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0)
+		_exit(mmn_ctl("park 20") == 0 ? 0 : 1);
+	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1, s.parked);
+	ASSERT_EQ(0, mmn_ctl("unpark"));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(0, s.parked);
+}
+
+/* park times out with ETIMEDOUT. */
+TEST_F(ctl, park_times_out)
+{
+	double t0 = mmn_now();
+
+	EXPECT_EQ(-ETIMEDOUT, mmn_ctl("park 1"));
+	EXPECT_GE(mmn_now() - t0, 0.9);
+}
+
+/* ---- Bad input: exact errno, nothing changes ------------------------- */
+
+struct bad_cmd {
+	const char *name;
+	const char *buf;	/* NULL: built by the test */
+	size_t len;		/* 0: strlen(buf) */
+	int err;
+};
+
+#define BAD(n, s, e) { n, s, 0, e }
+#define BADN(n, s, l, e) { n, s, l, e }
+
+static const struct bad_cmd bad_cmds[] = {
+	BAD("empty", "", EINVAL),
+	BAD("newline only", "\n", EINVAL),
+	BAD("only spaces", "     ", EINVAL),
+	BAD("tabs and spaces", " \t \t\n", EINVAL),
+	BAD("unknown verb", "frobnicate", EINVAL),
+	BAD("verb in capitals", "ATTACH 1", EINVAL),
+	BAD("verb prefix", "att 1", EINVAL),
+	BAD("verb with suffix", "resets", EINVAL),
+	BAD("number as verb", "1", EINVAL),
+	BAD("attach without pid", "attach", EINVAL),
+	BAD("attach negative pid", "attach -1", EINVAL),
+	BAD("attach plus pid", "attach +1", EINVAL),
+	BAD("attach pid 0", "attach 0", EINVAL),
+	BAD("attach hex pid", "attach 0x10", EINVAL),
+	BAD("attach leading zero", "attach 01", EINVAL),
+	BAD("attach garbage pid", "attach abc", EINVAL),
+	BAD("attach pid with letters", "attach 12ab", EINVAL),
+	BAD("attach overflowing pid", "attach 99999999999999999999999999", EINVAL),
+	BAD("attach pid over PID_MAX_LIMIT", "attach 4194305", EINVAL),
+	BAD("attach pid over INT_MAX", "attach 2147483648", EINVAL),
+	BAD("attach count 0", "attach 1 0", EINVAL),
+	BAD("attach count over cap", "attach 1 65", EINVAL),
+	BAD("attach negative count", "attach 1 -2", EINVAL),
+	BAD("attach hex count", "attach 1 0x2", EINVAL),
+	BAD("attach overflowing count", "attach 1 18446744073709551616", EINVAL),
+	BAD("attach unknown kind", "attach 1 2 lazy", EINVAL),
+	BAD("attach kind in capitals", "attach 1 PAIRED", EINVAL),
+	BAD("attach extra argument", "attach 1 2 paired extra", EINVAL),
+	BAD("attach two counts", "attach 1 2 3", EINVAL),
+	BAD("attach kind before count", "attach 1 paired 2", EINVAL),
+	BAD("detach without target", "detach", EINVAL),
+	BAD("detach id 0", "detach 0", EINVAL),
+	BAD("detach negative id", "detach -3", EINVAL),
+	BAD("detach hex id", "detach 0x1", EINVAL),
+	BAD("detach overflowing id", "detach 18446744073709551616", EINVAL),
+	BAD("detach pid without pid", "detach pid", EINVAL),
+	BAD("detach pid garbage", "detach pid x", EINVAL),
+	BAD("detach pid 0", "detach pid 0", EINVAL),
+	BAD("detach extra argument", "detach all now", EINVAL),
+	BAD("detach unknown word", "detach everything", EINVAL),
+	BAD("policy without value", "policy", EINVAL),
+	BAD("policy unknown", "policy on", EINVAL),
+	BAD("policy extra", "policy off please", EINVAL),
+	BAD("reset with argument", "reset 1", EINVAL),
+	BAD("park 0 seconds", "park 0", EINVAL),
+	BAD("park over the bound", "park 301", EINVAL),
+	BAD("park garbage", "park soon", EINVAL),
+	BAD("unpark with argument", "unpark 1", EINVAL),
+	BADN("embedded NUL", "attach 1\0 2", 10, EINVAL),
+	BADN("trailing NUL", "reset\0", 6, EINVAL),
+	BAD("non-UTF-8 byte", "attach \xff", EINVAL),
+	BAD("valid UTF-8 but not ASCII", "attach \xd9\xa1", EINVAL),
+	BAD("carriage return", "reset\r\n", EINVAL),
+	BAD("two commands in one write", "reset\nreset", EINVAL),
+	BAD("two trailing newlines", "reset\n\n", EINVAL),
+	BAD("escape sequence", "\x1b[2J", EINVAL),
+	BAD("detach unknown id", "detach 999999", ENOENT),
+	BAD("detach pid with no subscriber", "detach pid 4194304", ENOENT),
+	BAD("attach pid that does not exist", "attach 4194303", ESRCH),
+};
+
+/* Every row of the table: exact errno, files byte-identical. */
+TEST_F(ctl, bad_commands)
+{
+	static char subs_before[65536], subs_after[65536];
+	char stats_before[4096], stats_after[4096];
+	size_t i;
+
+	ASSERT_EQ(0, mmn_ctl("attach %d 2", self->a.pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 1 eagain", self->b.pid));
+	for (i = 0; i < sizeof(bad_cmds) / sizeof(bad_cmds[0]); i++) {
+		const struct bad_cmd *c = &bad_cmds[i];
+		size_t len = c->len ? c->len : strlen(c->buf);
+
+		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_before, sizeof(subs_before)));
+		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_before, sizeof(stats_before)));
+		EXPECT_EQ(-c->err, mmn_write_raw(c->buf, len)) {
+			TH_LOG("command \"%s\": wrong errno", c->name);
+		}
+		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_after, sizeof(subs_after)));
+		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_after, sizeof(stats_after)));
+		EXPECT_STREQ(subs_before, subs_after) {
+			TH_LOG("command \"%s\" changed subscribers", c->name);
+		}
+		EXPECT_STREQ(stats_before, stats_after) {
+			TH_LOG("command \"%s\" changed stats", c->name);
+		}
+	}
+}
+
+/* Over-long writes: 257 bytes and 64 KiB are EINVAL, 256 bytes are fine. */
+TEST_F(ctl, over_long_commands)
+{
+	static char buf[65536];
+
+	memset(buf, ' ', sizeof(buf));
+	memcpy(buf, "reset", 5);
+	EXPECT_EQ(0, mmn_write_raw(buf, 256));
+	EXPECT_EQ(-EINVAL, mmn_write_raw(buf, 257));
+	EXPECT_EQ(-EINVAL, mmn_write_raw(buf, sizeof(buf)));
+}
+
+/* A kernel thread has no mm: EINVAL. */
+TEST_F(ctl, attach_kernel_thread)
+{
+	char comm[64];
+	int pid, found = 0;
+
+	/* kthreadd is pid 2 on every kernel since 2.6.x. */
+	ASSERT_LE(0, mmn_read_file("/proc/2/comm", comm, sizeof(comm)));
+	if (!strncmp(comm, "kthreadd", 8))
+		found = 1;
+	ASSERT_TRUE(found);
+	pid = 2;
+	EXPECT_EQ(-EINVAL, mmn_ctl("attach %d", pid));
+}
+
+/* An exited (and reaped) process: ESRCH. */
+TEST_F(ctl, attach_exited_process)
+{
+	pid_t pid = self->a.pid;
+
+	mmn_victim_stop(&self->a);
+	EXPECT_EQ(-ESRCH, mmn_ctl("attach %d", pid));
+}
+
+/* A zombie has no mm any more: EINVAL. */
+TEST_F(ctl, attach_zombie)
+{
+	pid_t child = fork();
+
+	ASSERT_GE(child, 0);
+	if (child == 0)
+		_exit(0);
+	/* Wait until it is a zombie, without reaping it. */
+	ASSERT_TRUE(mmn_wait_for_zombie(child, 5000));
+	EXPECT_EQ(-EINVAL, mmn_ctl("attach %d", child));
+	waitpid(child, NULL, 0);
+}
+
+/* Without CAP_SYS_PTRACE (setuid nobody, fd opened as root): EPERM. */
+TEST_F(ctl, attach_unprivileged)
+{
+	pid_t child;
+	int status;
+
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		int fd = open(MMN_CONTROL, O_WRONLY);
+		char cmd[64];
+		int n;
+
+		if (fd < 0)
+			_exit(10);
+		if (setgid(65534) || setuid(65534))
+			_exit(11);
+		n = snprintf(cmd, sizeof(cmd), "attach %d", self->a.pid);
+		if (write(fd, cmd, n) >= 0)
+			_exit(12);
+		_exit(errno == EPERM ? 0 : 13);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Opening the file at all needs root: debugfs mode 0200. */
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(11);
+		_exit(open(MMN_CONTROL, O_WRONLY) < 0 && (errno == EACCES || errno == EPERM) ? 0 : 14);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_HARNESS_MAIN
