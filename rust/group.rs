@@ -2,11 +2,16 @@
 
 //! Groups, the gate and the registry.
 //!
-//! A *group* is every subscriber attached through this module to one mm. It owns the *gate*:
-//! one interval notifier over the whole address space, inserted when the group is created and
-//! removed with its last subscriber. The core calls interval notifiers before any hlist
-//! subscriber, so when the gate refuses a non-blockable range (the stop-gap rule, see
-//! `policy.rs`) no subscriber's `invalidate_range_start` runs at all.
+//! A *group* is every subscriber attached through this module to one mm. Under policy
+//! `stopgap` it owns the *gate*: one interval notifier over the whole address space, inserted
+//! when the group is created and removed with its last subscriber. The core calls interval
+//! notifiers before any hlist subscriber, so when the gate refuses a non-blockable range (the
+//! stop-gap rule, see `policy.rs`) no subscriber's `invalidate_range_start` runs at all.
+//!
+//! Under policy `off` no group has a gate: the mm sees exactly today's core. (A gate that
+//! allowed everything would not be neutral: when an hlist subscriber refuses a non-blocking
+//! start after the interval notifiers accepted it, the core never ends the interval-tree
+//! invalidation it began, and removing the gate would then wait forever.)
 //!
 //! The *registry* holds all groups and subscribers; it lives behind the module's mutex and is
 //! only touched by `control` writes and module unload, never by notifier callbacks. The gate
@@ -30,10 +35,14 @@ use crate::{
     subscriber::Subscriber,
 };
 use kernel::{
-    mm::MmWithUser,
+    mm::{
+        Mm,
+        MmWithUser, //
+    },
     pr_warn_once,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{
             Atomic,
             Relaxed, //
@@ -96,14 +105,38 @@ impl Shared {
     }
 }
 
-/// The data of a group's interval notifier.
-struct Gate {
-    shared: Arc<Shared>,
+/// The counts of one group, shared by the group and its gate.
+struct Counts {
     /// Subscribers of the group, counted from just before registration to just after
     /// unregistration, so the gate never sees fewer than are registered.
     subscribers: Atomic<u32>,
+    /// Of those, subscribers that may refuse a non-blockable start (`eagain`).
+    refusers: Atomic<u32>,
     /// The pid of the group's first `attach`, for the warning.
     pid: i32,
+}
+
+impl Counts {
+    fn add(&self, kind: Kind) {
+        self.subscribers.add(1, Relaxed);
+        if kind == Kind::Eagain {
+            self.refusers.add(1, Relaxed);
+        }
+    }
+
+    /// Returns the number of subscribers left.
+    fn remove(&self, kind: Kind) -> u32 {
+        if kind == Kind::Eagain {
+            self.refusers.fetch_sub(1, Relaxed);
+        }
+        self.subscribers.fetch_sub(1, Relaxed) - 1
+    }
+}
+
+/// The data of a group's interval notifier.
+struct Gate {
+    shared: Arc<Shared>,
+    counts: Arc<Counts>,
 }
 
 impl IntervalNotifierOps for Gate {
@@ -114,22 +147,24 @@ impl IntervalNotifierOps for Gate {
         if !blockable {
             shared.nonblock_seen.add(1, Relaxed);
         }
-        let subscribers = self.subscribers.load(Relaxed);
-        match decide(shared.policy(), blockable, subscribers) {
+        let subscribers = self.counts.subscribers.load(Relaxed);
+        let refusers = self.counts.refusers.load(Relaxed);
+        match decide(shared.policy(), blockable, subscribers, refusers) {
             Verdict::Allow => true,
             Verdict::Refuse => {
                 shared.refused.add(1, Relaxed);
                 shared.warned.store(true, Relaxed);
                 pr_warn_once!(
                     "stop gap: refused a non-blocking invalidation ({:?} {:#x}-{:#x}, pid {}) \
-                     with -EAGAIN because {} subscribers exist: refused before any \
-                     invalidate_range_start ran, so none is left unpaired. TODO: remove this \
-                     stop gap once a failed non-blocking start can be undone safely.\n",
+                     with -EAGAIN because {} subscribers exist ({} may refuse): refused before \
+                     any invalidate_range_start ran, so none is left unpaired. TODO: remove \
+                     this stop gap once a failed non-blocking start can be undone safely.\n",
                     range.event(),
                     range.start(),
                     range.end(),
-                    self.pid,
-                    subscribers
+                    self.counts.pid,
+                    subscribers,
+                    refusers
                 );
                 false
             }
@@ -138,36 +173,70 @@ impl IntervalNotifierOps for Gate {
 }
 
 /// Every subscriber attached through this module to one mm, and the gate in front of them.
+///
+/// # Invariants
+///
+/// `gate` is `Some` exactly while the policy is `stopgap` and the mm is alive at insertion.
 struct Group {
-    gate: Pin<KBox<IntervalNotifier<Gate>>>,
+    /// An `mmgrab` reference: identifies the group (the address cannot be reused while held)
+    /// and lets a gate be inserted later.
+    mm: ARef<Mm>,
+    counts: Arc<Counts>,
+    gate: Option<Pin<KBox<IntervalNotifier<Gate>>>>,
 }
 
 impl Group {
     fn new(mm: &MmWithUser, shared: &Arc<Shared>, pid: i32) -> Result<Self> {
-        let gate = KBox::pin_init(
-            IntervalNotifier::whole_address_space(
-                mm,
-                Gate {
-                    shared: shared.clone(),
-                    subscribers: Atomic::new(0),
-                    pid,
-                },
-            ),
+        let counts = Arc::new(
+            Counts {
+                subscribers: Atomic::new(0),
+                refusers: Atomic::new(0),
+                pid,
+            },
             GFP_KERNEL,
         )?;
-        Ok(Self { gate })
+        let mut group = Self {
+            mm: ARef::from(&**mm),
+            counts,
+            gate: None,
+        };
+        if shared.policy() == Policy::Stopgap {
+            group.insert_gate(shared)?;
+        }
+        Ok(group)
+    }
+
+    /// Inserts the gate if there is none and the mm is still alive.
+    fn insert_gate(&mut self, shared: &Arc<Shared>) -> Result {
+        if self.gate.is_some() {
+            return Ok(());
+        }
+        // A dead mm sees no more invalidations: it needs no gate.
+        let Some(mm) = self.mm.mmget_not_zero() else {
+            return Ok(());
+        };
+        let gate = Gate {
+            shared: shared.clone(),
+            counts: self.counts.clone(),
+        };
+        self.gate = Some(KBox::pin_init(
+            IntervalNotifier::whole_address_space(&mm, gate),
+            GFP_KERNEL,
+        )?);
+        Ok(())
+    }
+
+    /// Removes the gate; waits for an invalidation in progress.
+    fn remove_gate(&mut self) {
+        self.gate = None;
     }
 
     fn is_on(&self, mm: &MmWithUser) -> bool {
-        self.gate.mm().as_raw() == mm.as_raw()
+        self.mm.as_raw() == mm.as_raw()
     }
 
     fn key(&self) -> usize {
-        self.gate.mm().as_raw() as usize
-    }
-
-    fn count(&self) -> &Atomic<u32> {
-        &self.gate.data().subscribers
+        self.mm.as_raw() as usize
     }
 }
 
@@ -202,6 +271,11 @@ impl Registry {
         self.groups.len()
     }
 
+    /// Number of gates (groups with an interval notifier).
+    pub(crate) fn gates(&self) -> usize {
+        self.groups.iter().filter(|g| g.gate.is_some()).count()
+    }
+
     /// Number of subscribers.
     pub(crate) fn subscribers(&self) -> usize {
         self.entries.len()
@@ -226,6 +300,7 @@ impl Registry {
             }
             None => 0,
         };
+
         if in_group + count > MAX_PER_MM || self.entries.len() + count > MAX_TOTAL {
             return Err(ENOSPC);
         }
@@ -247,13 +322,13 @@ impl Registry {
         let mut id = self.next_id;
         for _ in 0..count {
             // Count the subscriber before it can see invalidations.
-            group.count().add(1, Relaxed);
+            group.counts.add(kind);
             // `created` has room for `count`: the push cannot allocate. If either step fails
             // the new subscriber is already dropped (unregistered) when we get the error.
             let pushed = Subscriber::new(mm, kind, id, pid)
                 .and_then(|s| created.push(s, GFP_KERNEL).map_err(Error::from));
             if let Err(e) = pushed {
-                group.count().fetch_sub(1, Relaxed);
+                group.counts.remove(kind);
                 Self::unwind(group, created);
                 return Err(e);
             }
@@ -281,8 +356,9 @@ impl Registry {
     /// Unregisters subscribers created by a failed `attach` and uncounts them.
     fn unwind(group: &Group, created: KVec<Subscriber>) {
         for subscriber in created {
+            let kind = subscriber.kind();
             drop(subscriber);
-            group.count().fetch_sub(1, Relaxed);
+            group.counts.remove(kind);
         }
     }
 
@@ -304,23 +380,58 @@ impl Registry {
             }
             // `i` is in bounds, so `remove` cannot fail.
             let entry = self.entries.remove(i).map_err(|_| EINVAL)?;
-            let key = entry.group;
+            let (key, kind) = (entry.group, entry.subscriber.kind());
             // Unregister before uncounting, so the gate never sees fewer than are registered.
             drop(entry);
-            self.uncount(key);
+            self.uncount(key, kind);
         }
         Ok(())
     }
 
     /// Uncounts one subscriber of the group `key`, removing the group with its last one.
-    fn uncount(&mut self, key: usize) {
+    fn uncount(&mut self, key: usize, kind: Kind) {
         let Some(gi) = self.groups.iter().position(|g| g.key() == key) else {
             return;
         };
-        if self.groups[gi].count().fetch_sub(1, Relaxed) == 1 {
+        if self.groups[gi].counts.remove(kind) == 0 {
             // Removing the gate waits for a running invalidation; no callback holds our lock.
             drop(self.groups.remove(gi));
         }
+    }
+
+    /// Switches the policy, inserting or removing every group's gate.
+    ///
+    /// `stopgap`: the policy is set first, then gates are inserted (a range that arrives in
+    /// between simply meets no gate yet); if an insertion fails, every gate is removed again and
+    /// the policy stays `off`. `off`: gates are removed first, so a gate never runs under `off`.
+    pub(crate) fn set_policy(&mut self, policy: Policy) -> Result {
+        if policy == self.shared.policy() {
+            return Ok(());
+        }
+        match policy {
+            Policy::Off => {
+                for g in self.groups.iter_mut() {
+                    g.remove_gate();
+                }
+                self.shared.set_policy(Policy::Off);
+            }
+            Policy::Stopgap => {
+                self.shared.set_policy(Policy::Stopgap);
+                let shared = self.shared.clone();
+                let inserted = self
+                    .groups
+                    .iter_mut()
+                    .try_for_each(|g| g.insert_gate(&shared));
+                if let Err(e) = inserted {
+                    for g in self.groups.iter_mut() {
+                        g.remove_gate();
+                    }
+                    self.shared.set_policy(Policy::Off);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Zeroes every subscriber's counters.

@@ -20,10 +20,7 @@ use core::marker::PhantomPinned;
 use kernel::{
     bindings,
     error::to_result,
-    mm::{
-        Mm,
-        MmWithUser, //
-    },
+    mm::MmWithUser,
     page::PAGE_MASK,
     prelude::*,
     types::Opaque, //
@@ -364,18 +361,6 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
             }),
             _pin: PhantomPinned,
         }? Error)
-    }
-
-    /// The data carried by the subscription.
-    pub(crate) fn data(&self) -> &T {
-        &self.data
-    }
-
-    /// The mm this subscription is inserted on.
-    pub(crate) fn mm(&self) -> &Mm {
-        // SAFETY: By the type invariant `raw` is inserted: the core stored its mm and holds an
-        // `mmgrab` reference on it until `drop`.
-        unsafe { Mm::from_raw((*self.raw.get()).mm) }
     }
 
     /// # Safety

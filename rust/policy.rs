@@ -24,13 +24,23 @@ pub enum Verdict {
 /// Fewest subscribers on one mm for which the rule refuses a non-blockable invalidation.
 pub const SEVERAL: u32 = 2;
 
-/// Decides one invalidation in O(1): the inputs are a policy, one flag and one counter.
+/// Decides one invalidation in O(1): the inputs are a policy, one flag and two counters.
 ///
-/// `subscribers` is the number of subscribers attached to the mm through this module (the only
-/// ones an out-of-tree module can see).
-pub const fn decide(policy: Policy, blockable: bool, subscribers: u32) -> Verdict {
+/// - `subscribers`: the subscribers attached to the mm through this module (the only ones an
+///   out-of-tree module can see);
+/// - `refusers`: how many of them may refuse a non-blockable start (the `eagain` kind).
+///
+/// The rule refuses a non-blockable invalidation when there are several subscribers (the 2019
+/// stop gap), and also when one of them would refuse it anyway: a refusal by an hlist
+/// subscriber after the interval notifiers accepted leaves the core's interval-tree
+/// invalidation open for good (`mn_itree_inv_end()` is never called for it), and the gate's
+/// removal would then wait forever. Refused in the gate, the caller gets the same `-EAGAIN`
+/// and the core closes the interval tree itself.
+pub const fn decide(policy: Policy, blockable: bool, subscribers: u32, refusers: u32) -> Verdict {
     match policy {
-        Policy::Stopgap if !blockable && subscribers >= SEVERAL => Verdict::Refuse,
+        Policy::Stopgap if !blockable && (subscribers >= SEVERAL || refusers > 0) => {
+            Verdict::Refuse
+        }
         Policy::Stopgap | Policy::Off => Verdict::Allow,
     }
 }

@@ -80,10 +80,7 @@ impl State {
                 self.registry.lock().attach(&mm, pid, count, kind)
             }
             Command::Detach(target) => self.registry.lock().detach(target),
-            Command::SetPolicy(policy) => {
-                self.shared.set_policy(policy);
-                Ok(())
-            }
+            Command::SetPolicy(policy) => self.registry.lock().set_policy(policy),
             Command::Reset => {
                 let registry = self.registry.lock();
                 self.shared.reset();
@@ -149,13 +146,14 @@ fn subscribers_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 /// `stats`: `key: value` lines, in a fixed order.
 fn stats_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (groups, subscribers) = {
+    let (groups, gates, subscribers) = {
         let registry = state.registry.lock();
-        (registry.groups(), registry.subscribers())
+        (registry.groups(), registry.gates(), registry.subscribers())
     };
     let s = &*state.shared;
     writeln!(f, "policy: {}", s.policy().name())?;
     writeln!(f, "groups: {groups}")?;
+    writeln!(f, "gates: {gates}")?;
     writeln!(f, "subscribers: {subscribers}")?;
     writeln!(f, "gate_calls: {}", s.gate_calls.load(Relaxed))?;
     writeln!(f, "nonblock_seen: {}", s.nonblock_seen.load(Relaxed))?;

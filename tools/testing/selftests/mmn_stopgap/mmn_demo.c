@@ -95,7 +95,11 @@ static int scenario(int n, const char *kind_policy, int subs)
 	       after < before / 4 ? " (reaped)" : " (not reaped)");
 	mmn_stats(&s);
 	mmn_totals("paired", v.pid, &t);
-	printf("    gate: %ld non-blocking ranges seen, %ld refused\n", s.nonblock_seen, s.refused);
+	if (s.gates)
+		printf("    gate: %ld non-blocking ranges seen, %ld refused\n", s.nonblock_seen,
+		       s.refused);
+	else
+		printf("    gate: none (policy off removes it: today's core alone)\n");
 	printf("    subscribers: %ld starts (%ld non-blocking), %ld ends, %ld in flight, %ld unpaired\n",
 	       t.starts, t.nonblock, t.ends, t.in_flight, t.unpaired);
 	show_subscribers();

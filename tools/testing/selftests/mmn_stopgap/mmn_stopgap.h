@@ -120,7 +120,7 @@ static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
 
 struct mmn_stats {
 	char policy[16];
-	long groups, subscribers, gate_calls, nonblock_seen, refused, warned, parked;
+	long groups, gates, subscribers, gate_calls, nonblock_seen, refused, warned, parked;
 };
 
 /* Parses the stats file. Returns 0, or -1 if a key is missing. */
@@ -135,6 +135,7 @@ static inline int mmn_stats(struct mmn_stats *s)
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		seen += sscanf(line, "policy: %15s", s->policy);
 		seen += sscanf(line, "groups: %ld", &s->groups);
+		seen += sscanf(line, "gates: %ld", &s->gates);
 		seen += sscanf(line, "subscribers: %ld", &s->subscribers);
 		seen += sscanf(line, "gate_calls: %ld", &s->gate_calls);
 		seen += sscanf(line, "nonblock_seen: %ld", &s->nonblock_seen);
@@ -142,7 +143,7 @@ static inline int mmn_stats(struct mmn_stats *s)
 		seen += sscanf(line, "warned: %ld", &s->warned);
 		seen += sscanf(line, "parked: %ld", &s->parked);
 	}
-	return seen == 8 ? 0 : -1;
+	return seen == 9 ? 0 : -1;
 }
 
 struct mmn_sub {
