@@ -17,8 +17,8 @@ TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
 KSRC = $(MMN_CACHE)/src/linux-source-7.3
 
-.PHONY: all modules module run check kernel setup clippy fmt fmt-check \
-	rust-analyzer host-test clean help
+.PHONY: all modules module run check check-debug kernel setup clippy fmt fmt-check \
+	rust-analyzer host-test fuzz clean help
 
 all: modules
 
@@ -26,12 +26,14 @@ help:
 	@echo 'mmn-stopgap targets:'
 	@echo '  make run          boot the test kernel in QEMU and run the demo'
 	@echo '  make check        all tests: host tests, kselftests in QEMU, splat scan'
+	@echo '  make check-debug  the same on a KASAN/kmemleak/debugobjects/failslab kernel'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
 	@echo '  make kernel       build (or reuse) the cached Rust-enabled test kernel'
 	@echo '  make setup        install packages, bindgen and the kernel source'
 	@echo '  make clippy       build with CLIPPY=1'
 	@echo '  make fmt          rustfmt the module (kernel rustfmt config)'
 	@echo '  make host-test    cargo test of the parser and policy on the host'
+	@echo '  make fuzz         fuzz the parser and policy (FUZZ_ITERATIONS, default 100 M)'
 	@echo '  make rust-analyzer  write rust-project.json for editors'
 	@echo '  make clean        remove build outputs from the tree'
 	@echo 'Variables: KDIR=<kernel build dir>  MMN_CACHE=<cache dir, default ~/.cache/mmn-stopgap>'
@@ -68,11 +70,18 @@ rust-analyzer:
 host-test:
 	cd host && cargo test
 
+FUZZ_ITERATIONS ?= 100000000
+fuzz:
+	cd host && cargo run --release --bin fuzz -- --iterations $(FUZZ_ITERATIONS)
+
 run:
 	@scripts/run.sh
 
 check:
 	@scripts/check.sh
+
+check-debug:
+	@scripts/check.sh --debug
 
 clean:
 	@rm -f *.o *.ko *.mod *.mod.c .*.cmd rust/*.o rust/.*.cmd Module.symvers modules.order \

@@ -55,10 +55,13 @@ dropped=()
 while IFS= read -r line; do
 	[[ "$line" =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]] || continue
 	opt=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
-	if ! grep -qx "${opt}=${val}" "$out/.config"; then
-		got=$(grep -E "^${opt}=|^# ${opt} is not set" "$out/.config" || echo "absent")
-		dropped+=("${opt}=${val} (got: ${got})")
+	if [[ "$val" == n ]]; then
+		grep -q "^${opt}=" "$out/.config" || continue
+	elif grep -qx "${opt}=${val}" "$out/.config"; then
+		continue
 	fi
+	got=$(grep -E "^${opt}=|^# ${opt} is not set" "$out/.config" || echo "absent")
+	dropped+=("${opt}=${val} (got: ${got})")
 done < <(cat "${fragments[@]}")
 if (( ${#dropped[@]} )); then
 	printf '[mmn] kernel: Kconfig dropped %s\n' "${dropped[@]}" >&2

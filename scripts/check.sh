@@ -9,9 +9,16 @@ set -euo pipefail
 source "$(dirname "$0")/config.sh"
 source "$(dirname "$0")/stages.sh"
 
+debug=0
+if [[ "${1:-}" == "--debug" ]]; then
+	debug=1
+	shift
+fi
 if [[ "${1:-}" == "--help" ]]; then
 	cat <<USAGE
-usage: $0
+usage: $0 [--debug]
+  --debug: the debug kernel (KASAN, kmemleak, debugobjects, failslab, lockdep)
+  and the full 12,000-command storm, then a kmemleak scan.
   Environment: KDIR=<kernel build> (default: the cached test kernel),
   MMN_TESTS=a,b (run only these kselftest binaries), MMN_GUEST_APPEND=...
   (extra kernel command line), MMN_CACHE (cache dir), MMN_ACCEL=tcg|kvm|auto.
@@ -26,7 +33,19 @@ record() { # record <pass> <fail> <skip> [failure description]
 	if (( $2 > 0 )) && [[ -n "${4:-}" ]]; then FAILURES+=("$4"); fi
 }
 t0=$(date +%s)
-out=$(run_dir check)
+if (( debug )); then
+	out=$(run_dir check-debug)
+	fragments=(--name debug
+		--fragment "$MMN_ROOT/tools/testing/selftests/mmn_stopgap/config"
+		--fragment "$MMN_ROOT/tools/testing/selftests/mmn_stopgap/config.debug")
+	storm=${MMN_STORM:-12000}
+	guest_timeout=${MMN_GUEST_TIMEOUT:-4800}
+else
+	out=$(run_dir check)
+	fragments=()
+	storm=${MMN_STORM:-3000}
+	guest_timeout=${MMN_GUEST_TIMEOUT:-3000}
+fi
 
 stage_begin setup
 "$MMN_ROOT/scripts/setup.sh"
@@ -37,7 +56,7 @@ if [[ -n "${KDIR:-}" ]]; then
 	kdir="$KDIR"
 	log "kernel: using KDIR=$kdir"
 else
-	kdir=$(kernel_dir)
+	kdir=$(kernel_dir "${fragments[@]}")
 fi
 bzimage="$kdir/arch/x86/boot/bzImage"
 stage_end
@@ -52,6 +71,10 @@ tap=$("$MMN_ROOT/scripts/tests/splat-fixtures.sh" 2>&1) || true
 echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
 read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
 record "$p" "$f" "$s" "splat detector fixtures"
+tap=$("$MMN_ROOT/scripts/tests/kmemleak-fixtures.sh" 2>&1) || true
+echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
+read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
+record "$p" "$f" "$s" "kmemleak attribution fixtures"
 if [[ -f "$MMN_ROOT/host/Cargo.toml" ]]; then
 	log "host: cargo test (parser and policy, the same files the module compiles)"
 	if cargo_out=$(cd "$MMN_ROOT/host" && timeout 900 cargo test --quiet 2>&1); then :; fi
@@ -61,6 +84,14 @@ if [[ -f "$MMN_ROOT/host/Cargo.toml" ]]; then
 	} END { print p + 0, f + 0 }')
 	if ! grep -q '^test result: ok' <<<"$cargo_out"; then f=$((f + 1)); fi
 	record "$p" "$f" 0 "host cargo test"
+	log "host: fuzzing the parser and the rule (10 M inputs, at most 45 s)"
+	if fuzz_out=$(cd "$MMN_ROOT/host" && timeout 600 cargo run --quiet --release --bin fuzz -- \
+		--iterations 10000000 --seconds 45 2>&1); then
+		record 1 0 0
+	else
+		record 0 1 0 "host fuzzer"
+	fi
+	echo "$fuzz_out" | tail -4 | sed 's/^/  /'
 fi
 stage_end
 
@@ -79,11 +110,11 @@ stage_end
 stage_begin boot+tests
 log "guest: booting $(basename "$kdir"); results stream below, kernel log in $out/console.log"
 : >"$out/results.log"
-append="${MMN_GUEST_APPEND:-}"
+append="mmn.storm=$storm ${MMN_GUEST_APPEND:-}"
 [[ -n "${MMN_TESTS:-}" ]] && append="$append mmn.tests=$MMN_TESTS"
 "$MMN_ROOT/scripts/qemu-run.sh" --kernel "$bzimage" --initrd "$out/initramfs.cpio" \
 	--mode check --log "$out/console.log" --results "$out/results.log" \
-	--timeout "${MMN_GUEST_TIMEOUT:-3000}" --append "$append" --quiet &
+	--timeout "$guest_timeout" --append "$append" --quiet &
 qemu_pid=$!
 # Stream the results port while the guest runs; tail exits with the runner.
 tail --pid="$qemu_pid" -n +1 -F "$out/results.log" 2>/dev/null | tr -d '\r' |
@@ -106,6 +137,14 @@ if splats=$("$MMN_ROOT/scripts/splat-check.sh" "$out/console.log"); then
 else
 	echo "$splats" | head -40 >&2
 	record 0 1 0 "kernel splat in guest log ($out/console.log)"
+fi
+if (( debug )); then
+	if leaks=$("$MMN_ROOT/scripts/kmemleak-check.sh" "$out/results.log"); then
+		record 1 0 0
+	else
+		record 0 1 0 "kmemleak: leak attributable to mmn_stopgap (or no scan)"
+	fi
+	echo "$leaks" | sed 's/^/[mmn] /' >&2
 fi
 secs=$(tr -d '\r' <"$out/results.log" | sed -n 's/^MMN-GUEST-SECS: //p')
 log "guest: suite ran ${secs:-?}s inside the guest"

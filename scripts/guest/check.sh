@@ -9,6 +9,14 @@
 out="$MMN_RESULTS"
 # mmn.tests=a,b on the kernel command line runs only those binaries.
 filter=$(sed -n 's/.*mmn\.tests=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
+# mmn.storm=N sets the size of the command storm (storm_test).
+storm=$(sed -n 's/.*mmn\.storm=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$storm" ] && export MMN_STORM_COMMANDS="$storm"
+kmemleak=/sys/kernel/debug/kmemleak
+if [ -e "$kmemleak" ]; then
+	# Forget what boot allocated: only what the tests leave behind counts.
+	echo clear >"$kmemleak"
+fi
 rc=0
 start=$(cut -d' ' -f1 /proc/uptime)
 for t in /tests/*; do
@@ -31,6 +39,20 @@ for t in /tests/*; do
 	# kselftest: 0 pass, 4 skip; anything else is a failure.
 	[ "$trc" -eq 0 ] || [ "$trc" -eq 4 ] || rc=1
 done
+if [ -e "$kmemleak" ]; then
+	# Keep the module loaded so that its frames are symbolized; kmemleak
+	# only reports objects older than 5 s, hence the wait, and two scans.
+	grep -q '^mmn_stopgap ' /proc/modules || insmod "$MMN_STOPGAP_KO"
+	sleep 6
+	echo scan >"$kmemleak"
+	sleep 1
+	echo scan >"$kmemleak"
+	{
+		echo "MMN-KMEMLEAK-BEGIN"
+		cat "$kmemleak"
+		echo "MMN-KMEMLEAK-END"
+	} >"$out"
+fi
 end=$(cut -d' ' -f1 /proc/uptime)
 echo "MMN-GUEST-SECS: $(echo "$start $end" | awk '{printf "%.1f", $2 - $1}')" >"$out"
 exit $rc

@@ -215,7 +215,7 @@ static void *attacher(void *arg)
  * subscribers on it for 3 s. Afterwards every subscriber is balanced and
  * the module still works.
  */
-TEST_F(life, concurrent_attach_detach_and_faults)
+TEST_F_TIMEOUT(life, concurrent_attach_detach_and_faults, 120)
 {
 	struct race r = { .target = getpid(), .lock = PTHREAD_MUTEX_INITIALIZER };
 	pthread_t t[6];
@@ -249,7 +249,7 @@ TEST_F(life, concurrent_attach_detach_and_faults)
 }
 
 /* Writers racing on several victims at once: every command succeeds or fails cleanly. */
-TEST_F(life, concurrent_writers_many_targets)
+TEST_F_TIMEOUT(life, concurrent_writers_many_targets, 180)
 {
 	struct mmn_victim w[3];
 	struct mmn_stats s;

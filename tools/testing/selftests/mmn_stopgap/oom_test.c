@@ -145,7 +145,7 @@ static pid_t start_victim(const char *cg, int pipefd[2], int gofd[2])
 	}
 }
 
-TEST_F(oom, reaper)
+TEST_F_TIMEOUT(oom, reaper, 120)
 {
 	char needle[64], tag[64];
 	int gofd[2], status, found = 0;

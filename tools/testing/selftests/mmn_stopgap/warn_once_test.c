@@ -30,13 +30,26 @@ static int refuse_one(void)
 	return err;
 }
 
-TEST(warning_printed_once_per_load)
+FIXTURE(warn)
+{
+};
+
+FIXTURE_SETUP(warn)
+{
+	if (!mmn_available())
+		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+}
+
+FIXTURE_TEARDOWN(warn)
+{
+	mmn_load();
+}
+
+TEST_F_TIMEOUT(warn, printed_once_per_load, 180)
 {
 	struct mmn_stats s;
 	int base, i;
 
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
 	/* A fresh load re-arms pr_warn_once. */
 	ASSERT_EQ(0, mmn_unload());
 	ASSERT_EQ(0, mmn_load());
