@@ -17,7 +17,7 @@ TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
 KSRC = $(MMN_CACHE)/src/linux-source-7.3
 
-.PHONY: all modules module run check check-debug kernel setup clippy fmt fmt-check \
+.PHONY: all modules module run check check-debug bench kernel setup clippy fmt fmt-check \
 	rust-analyzer host-test fuzz clean help
 
 all: modules
@@ -27,6 +27,7 @@ help:
 	@echo '  make run          boot the test kernel in QEMU and run the demo'
 	@echo '  make check        all tests: host tests, kselftests in QEMU, splat scan'
 	@echo '  make check-debug  the same on a KASAN/kmemleak/debugobjects/failslab kernel'
+	@echo '  make bench        benchmark in one boot: ratios, CSV, plot (bench/)'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
 	@echo '  make kernel       build (or reuse) the cached Rust-enabled test kernel'
 	@echo '  make setup        install packages, bindgen and the kernel source'
@@ -82,6 +83,9 @@ check:
 
 check-debug:
 	@scripts/check.sh --debug
+
+bench:
+	@scripts/bench.sh
 
 clean:
 	@rm -f *.o *.ko *.mod *.mod.c .*.cmd rust/*.o rust/.*.cmd Module.symvers modules.order \

@@ -109,18 +109,13 @@ stage_end
 
 stage_begin boot+tests
 log "guest: booting $(basename "$kdir"); results stream below, kernel log in $out/console.log"
-: >"$out/results.log"
 append="mmn.storm=$storm ${MMN_GUEST_APPEND:-}"
 [[ -n "${MMN_TESTS:-}" ]] && append="$append mmn.tests=$MMN_TESTS"
-"$MMN_ROOT/scripts/qemu-run.sh" --kernel "$bzimage" --initrd "$out/initramfs.cpio" \
-	--mode check --log "$out/console.log" --results "$out/results.log" \
-	--timeout "$guest_timeout" --append "$append" --quiet &
-qemu_pid=$!
-# Stream the results port while the guest runs; tail exits with the runner.
-tail --pid="$qemu_pid" -n +1 -F "$out/results.log" 2>/dev/null | tr -d '\r' |
-	grep --line-buffered -E '^(ok|not ok|MMN-TEST)' | sed -u 's/^/  /' || true
+BOOT_ARGS=(--append "$append")
+STREAM_FILTER=(-E '^(ok|not ok|MMN-TEST)')
+STREAM_PREFIX="  "
 guest_rc=0
-wait "$qemu_pid" || guest_rc=$?
+boot_guest check "$kdir" "$out/initramfs.cpio" "$out" "$guest_timeout" || guest_rc=$?
 read -r p f s < <(awk -f "$MMN_ROOT/scripts/tap-summary.awk" "$out/results.log" 2>"$out/failures.txt")
 record "$p" "$f" "$s" "kselftests (see $out/results.log)"
 if (( guest_rc == 124 || guest_rc == 125 )); then

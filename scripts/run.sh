@@ -13,26 +13,15 @@ if [[ "${1:-}" == "--help" ]]; then
 fi
 
 out=$(run_dir run)
-"$MMN_ROOT/scripts/setup.sh"
-kdir="${KDIR:-$(kernel_dir)}"
-build_module "$kdir"
-build_selftests "$out/selftests"
-build_initramfs "$out/initramfs.cpio" "$kdir" "$out/selftests"
+kdir=$(prepare_guest "$out")
 log "booting $kdir in QEMU (kernel log: $out/console.log)"
 echo
-: >"$out/results.log"
-"$MMN_ROOT/scripts/qemu-run.sh" --kernel "$kdir/arch/x86/boot/bzImage" \
-	--initrd "$out/initramfs.cpio" --mode run --timeout 600 --quiet \
-	--log "$out/console.log" --results "$out/results.log" &
-qemu_pid=$!
-tail --pid="$qemu_pid" -n +1 -F "$out/results.log" 2>/dev/null | tr -d '\r' |
-	grep --line-buffered -v -E '^MMN-(BOOTED|EXIT)' || true
 rc=0
-wait "$qemu_pid" || rc=$?
+boot_guest run "$kdir" "$out/initramfs.cpio" "$out" 600 || rc=$?
 echo
 if ! "$MMN_ROOT/scripts/splat-check.sh" "$out/console.log"; then
 	log "the guest kernel log has a splat: $out/console.log"
 	rc=1
 fi
-(( rc == 0 )) && log "demo finished: exit 0" || log "demo FAILED: exit $rc"
+if (( rc == 0 )); then log "demo finished: exit 0"; else log "demo FAILED: exit $rc"; fi
 exit "$rc"

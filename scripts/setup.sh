@@ -17,7 +17,7 @@ APT_SOURCES=/etc/apt/sources.list.d/mmn-stopgap.sources
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev
       rustc-web rust-web-src rust-web-clippy rustfmt-web
       busybox-static flex bison bc libelf-dev libssl-dev cpio kmod
-      make gcc libc6-dev python3 "${KSRC_PKG}")
+      make gcc libc6-dev python3 gnuplot-nox "${KSRC_PKG}")
 QEMU_PKGS=(qemu-system-x86)
 
 as_root() {

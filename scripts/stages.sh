@@ -48,7 +48,7 @@ build_selftests() {
 	rm -rf "$out"
 	mkdir -p "$out"
 	make -B -s -C "$MMN_ROOT/tools/testing/selftests/mmn_stopgap" \
-		KSRC="$KSRC" OUTPUT="$out" >/dev/null
+		KSRC="$KSRC" OUTPUT="$out" MMN_WERROR=1 >/dev/null
 	log "selftests: $(ls "$out" | wc -l) binaries in $out"
 }
 
@@ -74,4 +74,38 @@ stage_end() {
 	secs=$(awk -v a="$STAGE_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	STAGE_TIMES+=("$STAGE_NAME ${secs}s")
 	log "== $STAGE_NAME done in ${secs}s"
+}
+
+# Boots the guest job MODE on kernel build $1 with initramfs $2, logs in the
+# directory $3; extra qemu-run.sh arguments come from the array BOOT_ARGS.
+# Streams the results port through `grep ${STREAM_FILTER[@]}` while it runs.
+# Returns the guest job's exit status (qemu-run.sh's).
+BOOT_ARGS=()
+STREAM_FILTER=(-v -E '^MMN-(BOOTED|EXIT)')
+STREAM_PREFIX=""
+boot_guest() {
+	local mode="$1" kdir="$2" initrd="$3" dir="$4" timeout="$5" pid rc=0
+	: >"$dir/results.log"
+	"$MMN_ROOT/scripts/qemu-run.sh" --kernel "$kdir/arch/x86/boot/bzImage" \
+		--initrd "$initrd" --mode "$mode" --timeout "$timeout" --quiet \
+		--log "$dir/console.log" --results "$dir/results.log" "${BOOT_ARGS[@]}" &
+	pid=$!
+	tail --pid="$pid" -n +1 -F "$dir/results.log" 2>/dev/null | tr -d '\r' |
+		grep --line-buffered "${STREAM_FILTER[@]}" | sed -u "s/^/$STREAM_PREFIX/" || true
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
+# setup + kernel + module + selftests + initramfs for a guest job; prints
+# the kernel build directory. Arguments after the run directory go to
+# build-kernel.sh (ignored when KDIR is set).
+prepare_guest() {
+	local dir="$1" kdir
+	shift
+	"$MMN_ROOT/scripts/setup.sh" >&2
+	kdir="${KDIR:-$(kernel_dir "$@")}"
+	build_module "$kdir" >&2
+	build_selftests "$dir/selftests" >&2
+	build_initramfs "$dir/initramfs.cpio" "$kdir" "$dir/selftests" >&2
+	echo "$kdir"
 }

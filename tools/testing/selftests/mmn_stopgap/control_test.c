@@ -117,7 +117,6 @@ TEST_F(ctl, policy_and_reset)
 {
 	struct mmn_totals t;
 	struct mmn_stats s;
-	char *p;
 
 	ASSERT_EQ(0, mmn_ctl("policy off"));
 	ASSERT_EQ(0, mmn_stats(&s));
@@ -128,10 +127,7 @@ TEST_F(ctl, policy_and_reset)
 
 	/* Our own mm: munmap is a blocking invalidation every subscriber sees. */
 	ASSERT_EQ(0, mmn_ctl("attach %d 2", getpid()));
-	p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 1, 1 << 20);
-	ASSERT_EQ(0, munmap(p, 1 << 20));
+	ASSERT_EQ(0, mmn_touch_and_unmap(1 << 20));
 	ASSERT_EQ(0, mmn_totals("paired", getpid(), &t));
 	EXPECT_GT(t.starts, 0);
 	EXPECT_EQ(t.starts, t.ends);

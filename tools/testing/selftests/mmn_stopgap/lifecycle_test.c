@@ -92,17 +92,13 @@ TEST_F(life, fresh_group_after_exit)
 TEST_F(life, unload_with_subscribers)
 {
 	struct mmn_stats s;
-	char *p;
 
 	ASSERT_EQ(0, mmn_ctl("attach %d 4", self->v.pid));
 	ASSERT_EQ(0, mmn_ctl("attach %d 2", getpid()));
 	ASSERT_EQ(0, mmn_unload());
 	EXPECT_FALSE(mmn_exists(MMN_DIR));
 	/* Our mm had subscribers: invalidating it now must not call into the module. */
-	p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	memset(p, 1, 1 << 20);
-	ASSERT_EQ(0, munmap(p, 1 << 20));
+	ASSERT_EQ(0, mmn_touch_and_unmap(1 << 20));
 	ASSERT_EQ(0, mmn_load());
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(0, s.subscribers);

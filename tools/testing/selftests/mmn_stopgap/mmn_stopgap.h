@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #define MMN_DIR		"/sys/kernel/debug/mmn_stopgap"
 #define MMN_CONTROL	MMN_DIR "/control"
@@ -275,6 +276,17 @@ static inline int mmn_clean_state(void)
 	return 0;
 }
 
+/* A blocking invalidation of our own mm: map, touch and unmap `len` bytes. */
+static inline int mmn_touch_and_unmap(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	memset(p, 1, len);
+	return munmap(p, len) ? -errno : 0;
+}
+
 /* Polls fn(arg) until it returns true or timeout_ms passes. */
 static inline bool mmn_wait_for(bool (*fn)(long), long arg, int timeout_ms)
 {
@@ -402,6 +414,25 @@ static inline long mmn_rss_kb(pid_t pid, pid_t tid)
 	return p ? strtol(p + 6, NULL, 10) : -1;
 }
 
+/* The highest tid of pid's threads (after SIGKILL: the parked one), or -1. */
+static inline pid_t mmn_last_tid(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	pid_t tid = -1;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (atoi(e->d_name) > tid)
+			tid = atoi(e->d_name);
+	closedir(d);
+	return tid;
+}
+
 /* Whether the parked thread of v sits in the kernel (state D). */
 static inline bool mmn_thread_state_is(pid_t pid, pid_t tid, char want)
 {
@@ -458,10 +489,105 @@ static inline void mmn_victim_stop(struct mmn_victim *v)
 	}
 }
 
+/* Writes a string to a (sysfs, cgroupfs, debugfs) file. Returns 0 or -errno. */
+static inline int mmn_write_str(const char *path, const char *str)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, str, strlen(str)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* ---- Memory cgroups (v2) --------------------------------------------------- */
+
+#define MMN_CG_ROOT "/sys/fs/cgroup"
+
+/* NULL if a memcg can be made here, else why not. */
+static inline const char *mmn_memcg_missing(void)
+{
+	char buf[256];
+
+	if (!mmn_exists(MMN_CG_ROOT "/cgroup.subtree_control"))
+		return "cgroup v2 is not mounted on " MMN_CG_ROOT;
+	if (mmn_read_file(MMN_CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !strstr(buf, "memory"))
+		return "the memory controller is not available (CONFIG_MEMCG)";
+	return NULL;
+}
+
+/* Creates MMN_CG_ROOT/<name> with memory.max = limit_mib MiB; path gets its directory. */
+static inline int mmn_memcg_create(const char *name, long limit_mib, char *path, size_t size)
+{
+	char file[320], limit[32];
+	int err;
+
+	err = mmn_write_str(MMN_CG_ROOT "/cgroup.subtree_control", "+memory");
+	if (err)
+		return err;
+	snprintf(path, size, MMN_CG_ROOT "/%s", name);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(file, sizeof(file), "%s/memory.max", path);
+	snprintf(limit, sizeof(limit), "%ldM", limit_mib);
+	return mmn_write_str(file, limit);
+}
+
+/* Moves the calling process into the memcg at path. */
+static inline int mmn_memcg_enter(const char *path)
+{
+	char file[320];
+
+	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	return mmn_write_str(file, "0");
+}
+
+/*
+ * The body of an OOM victim (never returns): joins the memcg at cg, parks
+ * one thread in the module (reporting its tid on tid_fd if >= 0), waits for
+ * a byte on go_fd, then allocates without bound until the OOM killer kills
+ * the process. The parked thread keeps the mm alive for the OOM reaper.
+ */
+static int mmn_oom_tid_fd = -1;
+
+static inline void *mmn_oom_parker(void *arg)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	int fd = open(MMN_CONTROL, O_WRONLY);
+
+	if (mmn_oom_tid_fd >= 0 && write(mmn_oom_tid_fd, &tid, sizeof(tid)) != sizeof(tid))
+		_exit(3);
+	if (fd >= 0 && write(fd, "park 60", 7) < 0)
+		_exit(4);
+	return NULL;
+}
+
+static inline void mmn_oom_victim(const char *cg, int go_fd, int tid_fd)
+{
+	pthread_t t;
+	char go;
+
+	mmn_oom_tid_fd = tid_fd;
+	if (mmn_memcg_enter(cg) || pthread_create(&t, NULL, mmn_oom_parker, NULL))
+		_exit(2);
+	if (read(go_fd, &go, 1) != 1)
+		_exit(5);
+	for (;;) {
+		char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p != MAP_FAILED)
+			memset(p, 0x11, 1 << 20);
+	}
+}
+
 /* ---- Kernel log ---------------------------------------------------------- */
 
-/* Counts kernel log lines containing needle (reads /dev/kmsg non-blocking). */
-static inline int mmn_kmsg_count(const char *needle)
+/* Counts kernel log lines that contain both a and b. */
+static inline int mmn_kmsg_count2(const char *a, const char *b)
 {
 	char rec[8192];
 	int fd, count = 0;
@@ -474,15 +600,21 @@ static inline int mmn_kmsg_count(const char *needle)
 		n = read(fd, rec, sizeof(rec) - 1);
 		if (n < 0) {
 			if (errno == EPIPE)
-				continue;	/* overwritten records: keep going */
+				continue;
 			break;
 		}
 		rec[n] = '\0';
-		if (strstr(rec, needle))
+		if (strstr(rec, a) && strstr(rec, b))
 			count++;
 	}
 	close(fd);
 	return count;
+}
+
+/* Counts kernel log lines containing needle. */
+static inline int mmn_kmsg_count(const char *needle)
+{
+	return mmn_kmsg_count2(needle, "");
 }
 
 /* Writes a marker into the kernel log (seen by the splat checker). */

@@ -28,6 +28,22 @@ FIXTURE_SETUP(undo)
 	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));
 }
 
+/* Attaches P P E P P (or just E) under policy, then kills and reaps: the errno. */
+static int reap_with(struct mmn_victim *v, const char *policy, bool paired_around)
+{
+	if (mmn_ctl("policy %s", policy))
+		return -EIO;
+	if (paired_around && mmn_ctl("attach %d 2 paired", v->pid))
+		return -EIO;
+	if (mmn_ctl("attach %d 1 eagain", v->pid))
+		return -EIO;
+	if (paired_around && mmn_ctl("attach %d 2 paired", v->pid))
+		return -EIO;
+	if (mmn_ctl("reset") || mmn_victim_kill(v))
+		return -EIO;
+	return mmn_mrelease(v);
+}
+
 FIXTURE_TEARDOWN(undo)
 {
 	mmn_victim_stop(&self->v);
@@ -42,13 +58,7 @@ TEST_F(undo, paired_around_eagain_policy_off)
 	struct mmn_stats s;
 	int n, i;
 
-	ASSERT_EQ(0, mmn_ctl("policy off"));
-	ASSERT_EQ(0, mmn_ctl("attach %d 2 paired", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("attach %d 1 eagain", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("attach %d 2 paired", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("reset"));
-	ASSERT_EQ(0, mmn_victim_kill(&self->v));
-	EXPECT_EQ(-EAGAIN, mmn_mrelease(&self->v));
+	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "off", true));
 
 	ASSERT_EQ(0, mmn_stats(&s));
 	/* Policy off: no gate, the core alone decided. */
@@ -79,12 +89,7 @@ TEST_F(undo, paired_around_eagain_policy_stopgap)
 	struct mmn_totals t;
 	struct mmn_stats s;
 
-	ASSERT_EQ(0, mmn_ctl("attach %d 2 paired", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("attach %d 1 eagain", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("attach %d 2 paired", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("reset"));
-	ASSERT_EQ(0, mmn_victim_kill(&self->v));
-	EXPECT_EQ(-EAGAIN, mmn_mrelease(&self->v));
+	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "stopgap", true));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_GT(s.refused, 0);
 	ASSERT_EQ(0, mmn_totals(NULL, self->v.pid, &t));
@@ -100,11 +105,7 @@ TEST_F(undo, eagain_alone_policy_off)
 	struct mmn_sub subs[2];
 	struct mmn_stats s;
 
-	ASSERT_EQ(0, mmn_ctl("policy off"));
-	ASSERT_EQ(0, mmn_ctl("attach %d eagain", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("reset"));
-	ASSERT_EQ(0, mmn_victim_kill(&self->v));
-	EXPECT_EQ(-EAGAIN, mmn_mrelease(&self->v));
+	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "off", false));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(0, s.gates);
 	EXPECT_EQ(0, s.gate_calls);
@@ -127,10 +128,7 @@ TEST_F(undo, eagain_alone_policy_stopgap)
 	struct mmn_sub subs[2];
 	struct mmn_stats s;
 
-	ASSERT_EQ(0, mmn_ctl("attach %d eagain", self->v.pid));
-	ASSERT_EQ(0, mmn_ctl("reset"));
-	ASSERT_EQ(0, mmn_victim_kill(&self->v));
-	EXPECT_EQ(-EAGAIN, mmn_mrelease(&self->v));
+	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "stopgap", false));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(1, s.gates);
 	EXPECT_GT(s.refused, 0);

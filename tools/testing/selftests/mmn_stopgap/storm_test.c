@@ -299,14 +299,7 @@ TEST_F_TIMEOUT(storm, storm, MAX_SECONDS + 120)
 	ASSERT_EQ(0, mmn_ctl("policy stopgap"));
 	ASSERT_EQ(0, mmn_ctl("attach %d 3", getpid()));
 	ASSERT_EQ(0, mmn_ctl("reset"));
-	{
-		char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		ASSERT_NE(MAP_FAILED, p);
-		memset(p, 1, 1 << 20);
-		ASSERT_EQ(0, munmap(p, 1 << 20));
-	}
+	ASSERT_EQ(0, mmn_touch_and_unmap(1 << 20));
 	ASSERT_EQ(0, mmn_totals("paired", getpid(), &t));
 	EXPECT_GT(t.starts, 0);
 	EXPECT_EQ(t.starts, t.ends);
