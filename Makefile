@@ -66,7 +66,8 @@ fmt-check:
 rust-analyzer:
 	@kdir="$${KDIR:-}"; \
 	if [ -z "$$kdir" ]; then scripts/setup.sh && kdir=$$(scripts/build-kernel.sh); fi; \
-	$(MAKE) -C "$$kdir" M=$(ROOT) $(TOOLCHAIN) rust-analyzer
+	$(MAKE) -s -C "$$kdir" M=$(ROOT) $(TOOLCHAIN) rust-analyzer && \
+	scripts/rust-analyzer-extmod.py $(ROOT)/rust-project.json $(ROOT)
 
 host-test:
 	cd host && cargo test

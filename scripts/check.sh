@@ -43,7 +43,7 @@ if (( debug )); then
 else
 	out=$(run_dir check)
 	fragments=()
-	storm=${MMN_STORM:-3000}
+	storm=${MMN_STORM:-2000}
 	guest_timeout=${MMN_GUEST_TIMEOUT:-3000}
 fi
 
