@@ -33,7 +33,12 @@ use crate::{
         Verdict, //
     },
     subscriber::Subscriber,
+    sys::mem::{
+        self,
+        KBoxed, //
+    },
 };
+use core::mem::size_of;
 use kernel::{
     mm::{
         Mm,
@@ -231,6 +236,17 @@ impl Group {
         self.gate = None;
     }
 
+    /// Bytes of slab memory the group's own allocations take: the gate (when present) and the
+    /// shared counts (an `Arc`: a refcount and `Counts`, rounded to its `kmalloc` class).
+    fn bytes(&self) -> usize {
+        let counts = mem::kmalloc_class(size_of::<usize>() + size_of::<Counts>());
+        let gate = self
+            .gate
+            .as_ref()
+            .map_or(0, |g| mem::ksize(&KBoxed::pinned(g)));
+        counts + gate
+    }
+
     fn is_on(&self, mm: &MmWithUser) -> bool {
         self.mm.as_raw() == mm.as_raw()
     }
@@ -274,6 +290,17 @@ impl Registry {
     /// Number of gates (groups with an interval notifier).
     pub(crate) fn gates(&self) -> usize {
         self.groups.iter().filter(|g| g.gate.is_some()).count()
+    }
+
+    /// Bytes of slab memory the module holds for groups and subscribers: their own
+    /// allocations, plus their slots in the registry's two vectors. (Spare capacity is not
+    /// counted, so that a failed `attach` that grew a vector leaves this unchanged.)
+    pub(crate) fn bytes(&self) -> usize {
+        let vectors =
+            self.groups.len() * size_of::<Group>() + self.entries.len() * size_of::<Entry>();
+        let groups: usize = self.groups.iter().map(Group::bytes).sum();
+        let subscribers: usize = self.entries.iter().map(|e| e.subscriber.bytes()).sum();
+        vectors + groups + subscribers
     }
 
     /// Number of subscribers.

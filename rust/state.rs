@@ -146,9 +146,14 @@ fn subscribers_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 /// `stats`: `key: value` lines, in a fixed order.
 fn stats_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (groups, gates, subscribers) = {
+    let (groups, gates, subscribers, bytes) = {
         let registry = state.registry.lock();
-        (registry.groups(), registry.gates(), registry.subscribers())
+        (
+            registry.groups(),
+            registry.gates(),
+            registry.subscribers(),
+            registry.bytes(),
+        )
     };
     let s = &*state.shared;
     writeln!(f, "policy: {}", s.policy().name())?;
@@ -159,7 +164,8 @@ fn stats_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "nonblock_seen: {}", s.nonblock_seen.load(Relaxed))?;
     writeln!(f, "refused: {}", s.refused.load(Relaxed))?;
     writeln!(f, "warned: {}", u8::from(s.warned.load(Relaxed)))?;
-    writeln!(f, "parked: {}", state.parked.load(Relaxed))
+    writeln!(f, "parked: {}", state.parked.load(Relaxed))?;
+    writeln!(f, "memory_bytes: {bytes}")
 }
 
 /// The files of `/sys/kernel/debug/mmn_stopgap/`.

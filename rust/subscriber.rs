@@ -16,6 +16,10 @@ use crate::{
         MmuNotifierOps,
         Range, //
     },
+    sys::mem::{
+        self,
+        KBoxed, //
+    },
 };
 use core::fmt;
 use kernel::{
@@ -142,6 +146,8 @@ pub(crate) struct Subscriber {
     id: u64,
     pid: i32,
     notifier: Notifier,
+    /// What its allocation really takes (`ksize`).
+    bytes: usize,
 }
 
 impl Subscriber {
@@ -169,7 +175,21 @@ impl Subscriber {
                 GFP_KERNEL,
             )?),
         };
-        Ok(Self { id, pid, notifier })
+        let bytes = match &notifier {
+            Notifier::Paired(n) => mem::ksize(&KBoxed::pinned(n)),
+            Notifier::Eagain(n) => mem::ksize(&KBoxed::pinned(n)),
+        };
+        Ok(Self {
+            id,
+            pid,
+            notifier,
+            bytes,
+        })
+    }
+
+    /// Bytes of slab memory the subscriber's own allocation takes.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The id shown in `subscribers` and used by `detach <id>`.

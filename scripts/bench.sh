@@ -54,7 +54,17 @@ END {
 	printf "| 3 subscribers, stopgap | %.0f | %.0f |\n", reap["process_mrelease,3,1"], reap["oom_reaper,3,1"]
 	printf "| 1 subscriber, off | %.0f | %.0f |\n", reap["process_mrelease,1,0"], reap["oom_reaper,1,0"]
 	printf "| 3 subscribers, off | %.0f | %.0f |\n", reap["process_mrelease,3,0"], reap["oom_reaper,3,0"]
-	printf "\nMemory: %.0f bytes per subscriber, %.0f bytes per group (SUnreclaim growth).\n", mem["subscriber"], mem["group"]
+	printf "\nMemory (ksize of the module's allocations): %.0f bytes per subscriber, %.0f bytes per group, plus the core's per-mm notifier table.\n", mem["subscriber"], mem["group"]
+	p1 = (cyc["4KiB,paired-1"] - 1) * 100
+	gmax = 0; gsum = 0
+	for (i = 1; i in ns; i++) { g = (gate["4KiB,gate+paired-" ns[i]] - 1) * 100; gsum += g; if (g > gmax) gmax = g }
+	hmm = (cyc["4KiB,test_hmm"] - 1) * 100
+	printf "\nGoals on the 4 KiB cycle: one paired subscriber %.1f%% over the floor (goal 5%%: %s); ", p1, p1 <= 5 ? "met" : "missed"
+	printf "gate %.1f%% on average over N, at most %.1f%% (goal 3%%: %s); ", gsum / 4, gmax, gsum / 4 <= 3 ? "met" : sprintf("missed by %.1f points", gsum / 4 - 3)
+	if (("4KiB,test_hmm") in cyc)
+		printf "test_hmm'"'"'s C interval notifier %.1f%%, so paired-1 is %s and gate+paired-1 (%.1f%%) is %s.\n", hmm, p1 <= hmm ? "no worse" : "worse", (cyc["4KiB,gate+paired-1"] - 1) * 100, cyc["4KiB,gate+paired-1"] <= cyc["4KiB,test_hmm"] ? "no worse" : "worse"
+	else
+		printf "no test_hmm peer in this run.\n"
 }' "$dest/results.csv" >"$dest/results.md"
 
 # The plot: overhead over the floor against the subscriber count.

@@ -147,6 +147,24 @@ TEST_F(ctl, policy_and_reset)
 	ASSERT_EQ(0, mmn_ctl("detach pid %d", getpid()));
 }
 
+/* memory_bytes counts what subscribers and groups hold, and returns to its value. */
+TEST_F(ctl, memory_accounting)
+{
+	struct mmn_stats s0, s1, s2;
+
+	/* Warm the registry's vectors, which keep their capacity. */
+	ASSERT_EQ(0, mmn_ctl("attach %d 4", self->a.pid));
+	ASSERT_EQ(0, mmn_ctl("detach all"));
+	ASSERT_EQ(0, mmn_stats(&s0));
+	ASSERT_EQ(0, mmn_ctl("attach %d 4", self->a.pid));
+	ASSERT_EQ(0, mmn_stats(&s1));
+	/* Each subscriber is a struct mmu_notifier plus counters: 64+ bytes. */
+	EXPECT_GE(s1.memory_bytes - s0.memory_bytes, 4 * 64);
+	ASSERT_EQ(0, mmn_ctl("detach all"));
+	ASSERT_EQ(0, mmn_stats(&s2));
+	EXPECT_EQ(s0.memory_bytes, s2.memory_bytes);
+}
+
 /* Caps: 64 per mm, then ENOSPC, with nothing changed. */
 TEST_F(ctl, per_mm_cap)
 {

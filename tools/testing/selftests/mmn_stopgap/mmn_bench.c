@@ -207,7 +207,7 @@ static double mrelease_freed_mib(int subs, const char *policy, int *err)
 	after = mmn_rss_kb(v.pid, v.parked_tid);
 	mmn_victim_stop(&v);
 	mmn_ctl("detach all");
-	return (before - after) / 1024.0;
+	return after >= before ? 0 : (before - after) / 1024.0;
 }
 
 static double oom_freed_mib(int subs, const char *policy)
@@ -241,6 +241,14 @@ static double oom_freed_mib(int subs, const char *policy)
 	}
 	/* The parked thread is the only one left: read the mm's RSS there. */
 	after = mmn_rss_kb(pid, mmn_last_tid(pid));
+	/* What the victim had charged when it was killed. */
+	{
+		char file[320], peak[64];
+
+		snprintf(file, sizeof(file), "%s/memory.peak", cg);
+		if (mmn_read_file(file, peak, sizeof(peak)) > 0)
+			before = atol(peak) / 1024;
+	}
 	kill(pid, SIGKILL);
 	mmn_ctl("unpark");
 	waitpid(pid, NULL, 0);
@@ -248,7 +256,9 @@ static double oom_freed_mib(int subs, const char *policy)
 	close(go[0]);
 	close(go[1]);
 	rmdir(cg);
-	return after < 0 ? -1 : (before - after) / 1024.0;
+	if (after < 0)
+		return -1;
+	return after >= before ? 0 : (before - after) / 1024.0;
 }
 
 static void bench_reap(void)
@@ -278,50 +288,54 @@ static void bench_reap(void)
 	}
 }
 
-/* Part 3: memory per subscriber and per group, from SUnreclaim. */
-static long sunreclaim_kb(void)
-{
-	char buf[8192], *p;
+/*
+ * Part 3: memory per subscriber and per group, as the module counts it
+ * (stats memory_bytes: ksize() of its allocations), over 64 groups of 16.
+ */
+#define MEM_VICTIMS 64
 
-	if (mmn_read_file("/proc/meminfo", buf, sizeof(buf)) < 0)
-		return -1;
-	p = strstr(buf, "SUnreclaim:");
-	return p ? strtol(p + 11, NULL, 10) : -1;
+static long memory_bytes(void)
+{
+	struct mmn_stats s;
+
+	return mmn_stats(&s) ? -1 : s.memory_bytes;
 }
 
 static void bench_memory(void)
 {
-	struct mmn_victim v[16];
-	long base, after;
+	static struct mmn_victim v[MEM_VICTIMS];
 	double per_sub, per_group;
+	long base, after;
 	int i, ok = 1;
 
 	mmn_ctl("detach all");
 	mmn_ctl("policy stopgap");
-	for (i = 0; i < 16; i++)
-		ok &= mmn_victim_start(&v[i], 1, false) == 0;
+	for (i = 0; i < MEM_VICTIMS; i++)
+		ok &= mmn_victim_start(&v[i], 0, false) == 0;
 	if (!ok)
 		return;
-	mmn_sleep_ms(200);
-	/* 16 groups x 64 subscribers. */
-	base = sunreclaim_kb();
-	for (i = 0; i < 16; i++)
-		mmn_ctl("attach %d 64", v[i].pid);
-	after = sunreclaim_kb();
-	per_sub = (after - base) * 1024.0 / 1024;
+	/* Grow the registry's vectors to their final size first. */
+	for (i = 0; i < MEM_VICTIMS; i++)
+		mmn_ctl("attach %d 16", v[i].pid);
 	mmn_ctl("detach all");
-	mmn_sleep_ms(200);
-	/* 16 groups x 1 subscriber: group + gate + one subscriber each. */
-	base = sunreclaim_kb();
-	for (i = 0; i < 16; i++)
+	base = memory_bytes();
+	for (i = 0; i < MEM_VICTIMS; i++)
 		mmn_ctl("attach %d 1", v[i].pid);
-	after = sunreclaim_kb();
-	per_group = (after - base) * 1024.0 / 16 - per_sub;
+	after = memory_bytes();
+	per_group = (double)(after - base) / MEM_VICTIMS;
+	base = after;
+	for (i = 0; i < MEM_VICTIMS; i++)
+		mmn_ctl("attach %d 15", v[i].pid);
+	after = memory_bytes();
+	per_sub = (double)(after - base) / (MEM_VICTIMS * 15);
+	per_group -= per_sub;
+	printf("\nMemory (ksize of the module's allocations; %d groups, %d subscribers, registry"
+	       " %ld bytes in all): %.0f bytes per subscriber, %.0f bytes per group, plus the"
+	       " core's per-mm notifier table\n", MEM_VICTIMS, MEM_VICTIMS * 16, after, per_sub,
+	       per_group);
 	mmn_ctl("detach all");
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < MEM_VICTIMS; i++)
 		mmn_victim_stop(&v[i]);
-	printf("\nMemory (SUnreclaim growth): %.0f bytes per subscriber, %.0f bytes per group"
-	       " (gate, counts, the mm's notifier table)\n", per_sub, per_group);
 	report("memory", "subscriber", "-", 1, true, "bytes", &per_sub, 1);
 	report("memory", "group", "-", 0, true, "bytes", &per_group, 1);
 }

@@ -122,6 +122,7 @@ static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
 struct mmn_stats {
 	char policy[16];
 	long groups, gates, subscribers, gate_calls, nonblock_seen, refused, warned, parked;
+	long memory_bytes;
 };
 
 /* Parses the stats file. Returns 0, or -1 if a key is missing. */
@@ -143,8 +144,9 @@ static inline int mmn_stats(struct mmn_stats *s)
 		seen += sscanf(line, "refused: %ld", &s->refused);
 		seen += sscanf(line, "warned: %ld", &s->warned);
 		seen += sscanf(line, "parked: %ld", &s->parked);
+		seen += sscanf(line, "memory_bytes: %ld", &s->memory_bytes);
 	}
-	return seen == 9 ? 0 : -1;
+	return seen == 10 ? 0 : -1;
 }
 
 struct mmn_sub {
