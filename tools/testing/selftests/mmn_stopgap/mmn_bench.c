@@ -18,8 +18,9 @@
  * "MMN-CSV-END" (kind,config,size,subscribers,gate,metric,median,min,max,n).
  */
 #include "mmn_stopgap.h"
+#include <sched.h>
 
-#define ROUNDS 9
+#define ROUNDS 15
 #define SMALL 4096UL
 #define LARGE (2UL << 20)
 
@@ -117,7 +118,7 @@ static void bench_cycles(bool have_hmm)
 	static double ns[2][NCONFIGS][ROUNDS];
 	const size_t sizes[2] = { SMALL, LARGE };
 	const char *names[2] = { "4KiB", "2MiB" };
-	const long iters[2] = { 3000, 150 };
+	const long iters[2] = { 4000, 200 };
 	double ratio[ROUNDS];
 	char *region;
 	size_t c;
@@ -346,7 +347,13 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	bool have_hmm;
 
+	cpu_set_t cpu0;
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* One CPU for the whole run: no migration between samples. */
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	sched_setaffinity(0, sizeof(cpu0), &cpu0);
 	csv = open_memstream(&buf, &len);
 	if (!csv || mmn_clean_state()) {
 		printf("!! module not loaded\n");
