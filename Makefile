@@ -13,6 +13,9 @@ export MMN_CACHE
 ifneq ($(KDIR),)
 export KDIR
 endif
+ifneq ($(RUNNER),)
+export RUNNER
+endif
 TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
 KSRC = $(MMN_CACHE)/src/linux-source-7.3
@@ -26,6 +29,7 @@ help:
 	@echo 'mmn-stopgap targets:'
 	@echo '  make run          boot the test kernel in QEMU and run the demo'
 	@echo '  make check        all tests: host tests, kselftests in QEMU, splat scan'
+	@echo '                    (RUNNER=vng: boot with virtme-ng instead of the initramfs)'
 	@echo '  make check-debug  the same on a KASAN/kmemleak/debugobjects/failslab kernel'
 	@echo '  make bench        benchmark in one boot: ratios, CSV, plot (bench/)'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'

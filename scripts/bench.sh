@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench: one boot of the test kernel runs tools/.../mmn_bench.c, which
+# make bench: one boot of the bench kernel runs tools/.../mmn_bench.c, which
 # prints ratios measured side by side. The CSV lands in bench/results.csv,
 # a Markdown table in bench/results.md (also pasted into README.md between
 # the bench markers) and a plot in bench/overhead.png (gnuplot).
@@ -17,7 +17,10 @@ fi
 out=$(run_dir bench)
 dest="$MMN_ROOT/bench"
 mkdir -p "$dest"
-kdir=$(prepare_guest "$out")
+# The bench kernel: the test kernel's configuration without lock debugging
+# (lockdep and atomic-sleep checks would weigh on every notifier pass).
+sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
+kdir=$(prepare_guest "$out" --name bench --fragment "$sel/config" --fragment "$sel/config.bench")
 log "bench: booting (about 5 minutes under TCG); kernel log in $out/console.log"
 BOOT_ARGS=(--mem 2048)
 STREAM_FILTER=(-v -E '^MMN-|^kind,|^(cycle|gate|reap|memory),')

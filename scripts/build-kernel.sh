@@ -51,10 +51,17 @@ mkdir -p "$out"
 
 # Every requested option must really be set: Kconfig silently drops options
 # whose dependencies are not met.
-dropped=()
+declare -A want=()
+order=()
 while IFS= read -r line; do
 	[[ "$line" =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]] || continue
-	opt=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+	# A later fragment overrides an earlier one, as in merge_config.sh.
+	[[ -v "want[${BASH_REMATCH[1]}]" ]] || order+=("${BASH_REMATCH[1]}")
+	want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+done < <(cat "${fragments[@]}")
+dropped=()
+for opt in "${order[@]}"; do
+	val=${want[$opt]}
 	if [[ "$val" == n ]]; then
 		grep -q "^${opt}=" "$out/.config" || continue
 	elif grep -qx "${opt}=${val}" "$out/.config"; then
@@ -62,7 +69,7 @@ while IFS= read -r line; do
 	fi
 	got=$(grep -E "^${opt}=|^# ${opt} is not set" "$out/.config" || echo "absent")
 	dropped+=("${opt}=${val} (got: ${got})")
-done < <(cat "${fragments[@]}")
+done
 if (( ${#dropped[@]} )); then
 	printf '[mmn] kernel: Kconfig dropped %s\n' "${dropped[@]}" >&2
 	die "kernel config incomplete (see above)"

@@ -19,7 +19,7 @@ if [ -e "$kmemleak" ]; then
 fi
 rc=0
 start=$(cut -d' ' -f1 /proc/uptime)
-for t in /tests/*; do
+for t in "${MMN_TESTS_DIR:-/tests}"/*; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
 	case "$name" in *_test) ;; *) continue ;; esac
@@ -34,8 +34,8 @@ for t in /tests/*; do
 	trc=$?
 	echo "mmn-selftest: end $name rc=$trc" >/dev/kmsg
 	t1=$(cut -d' ' -f1 /proc/uptime)
-	cat /tmp/"$name".tap >"$out"
-	echo "MMN-TEST: $name rc=$trc secs=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')" >"$out"
+	cat /tmp/"$name".tap >>"$out"
+	echo "MMN-TEST: $name rc=$trc secs=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')" >>"$out"
 	# kselftest: 0 pass, 4 skip; anything else is a failure.
 	[ "$trc" -eq 0 ] || [ "$trc" -eq 4 ] || rc=1
 done
@@ -51,8 +51,8 @@ if [ -e "$kmemleak" ]; then
 		echo "MMN-KMEMLEAK-BEGIN"
 		cat "$kmemleak"
 		echo "MMN-KMEMLEAK-END"
-	} >"$out"
+	} >>"$out"
 fi
 end=$(cut -d' ' -f1 /proc/uptime)
-echo "MMN-GUEST-SECS: $(echo "$start $end" | awk '{printf "%.1f", $2 - $1}')" >"$out"
+echo "MMN-GUEST-SECS: $(echo "$start $end" | awk '{printf "%.1f", $2 - $1}')" >>"$out"
 exit $rc
