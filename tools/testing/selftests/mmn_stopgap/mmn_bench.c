@@ -14,8 +14,8 @@
  *    reaper for a 256 MiB victim, 1 vs 3 subscribers, stopgap vs off.
  * 3. Memory: SUnreclaim growth per subscriber and per group.
  *
- * Output: a table on stdout and CSV between "MMN-CSV-BEGIN" and
- * "MMN-CSV-END" (kind,config,size,subscribers,gate,metric,median,min,max,n).
+ * Output: a table on stdout and CSV between "MMN-CSV-BEGIN" and "MMN-CSV-END"
+ * (kind,config,size,subscribers,gate,metric,median,min,max,q1,q3,n).
  */
 #include "mmn_stopgap.h"
 #include <sched.h>
@@ -96,20 +96,22 @@ static int setup(const struct config *c)
 	return 0;
 }
 
+/* Linear-interpolated quantile of sorted v[0..n-1]. */
+static double quantile(const double *v, int n, double q)
+{
+	double pos = q * (n - 1);
+	int i = (int)pos;
+
+	return i + 1 < n ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
 static void report(const char *kind, const char *config, const char *size, int subs, bool gate,
 		   const char *metric, double *v, int n)
 {
-	double mn, mx, med;
-	int i;
+	double med = median(v, n);	/* sorts v */
 
-	mn = mx = v[0];
-	for (i = 1; i < n; i++) {
-		mn = v[i] < mn ? v[i] : mn;
-		mx = v[i] > mx ? v[i] : mx;
-	}
-	med = median(v, n);
-	fprintf(csv, "%s,%s,%s,%d,%d,%s,%.4f,%.4f,%.4f,%d\n", kind, config, size, subs, gate,
-		metric, med, mn, mx, n);
+	fprintf(csv, "%s,%s,%s,%d,%d,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%d\n", kind, config, size, subs,
+		gate, metric, med, v[0], v[n - 1], quantile(v, n, 0.25), quantile(v, n, 0.75), n);
 }
 
 /* Part 1: the invalidation cycle. */
@@ -131,15 +133,21 @@ static void bench_cycles(bool have_hmm)
 	region = (char *)(((unsigned long)region + LARGE - 1) & ~(LARGE - 1));
 
 	for (r = 0; r < ROUNDS; r++) {
-		for (c = 0; c < NCONFIGS; c++) {
+		size_t k;
+
+		/* Each round starts at another configuration: no fixed neighbours. */
+		for (k = 0; k < NCONFIGS; k++) {
+			c = (k + r * 7) % NCONFIGS;
 			if (configs[c].subscribers < 0 && !have_hmm)
 				continue;
 			if (setup(&configs[c])) {
 				printf("!! cannot set up %s\n", configs[c].name);
 				continue;
 			}
+			/* Let the previous configuration's teardown (SRCU, kworkers) settle. */
+			mmn_sleep_ms(200);
 			for (s = 0; s < 2; s++) {
-				cycle_ns(region, sizes[s], iters[s] / 10);	/* warm up */
+				cycle_ns(region, sizes[s], iters[s] / 4);	/* warm up */
 				ns[s][c][r] = cycle_ns(region, sizes[s], iters[s]);
 			}
 		}
@@ -150,7 +158,8 @@ static void bench_cycles(bool have_hmm)
 	for (s = 0; s < 2; s++) {
 		printf("\n%s cycle (touch + MADV_DONTNEED), %d rounds, ratio to the floor:\n",
 		       names[s], ROUNDS);
-		printf("  %-16s %10s %10s %10s\n", "config", "median", "min", "max");
+		printf("  %-16s %10s %10s %10s %10s %10s\n", "config", "median", "q1", "q3", "min",
+		       "max");
 		for (c = 0; c < NCONFIGS; c++) {
 			double v[ROUNDS];
 
@@ -164,8 +173,9 @@ static void bench_cycles(bool have_hmm)
 			       configs[c].gate, "ratio_to_floor", v, ROUNDS);
 			memcpy(v, ratio, sizeof(v));
 			qsort(v, ROUNDS, sizeof(double), cmp_double);
-			printf("  %-16s %9.3fx %9.3fx %9.3fx\n", configs[c].name,
-			       median(v, ROUNDS), v[0], v[ROUNDS - 1]);
+			printf("  %-16s %9.3fx %9.3fx %9.3fx %9.3fx %9.3fx\n", configs[c].name,
+			       median(v, ROUNDS), quantile(v, ROUNDS, 0.25),
+			       quantile(v, ROUNDS, 0.75), v[0], v[ROUNDS - 1]);
 		}
 		/* The gate's own cost: gate+N against N in the same round. */
 		printf("  gate cost (gate+paired-N / paired-N):");
@@ -359,7 +369,7 @@ int main(int argc, char **argv)
 		printf("!! module not loaded\n");
 		return 1;
 	}
-	fprintf(csv, "kind,config,size,subscribers,gate,metric,median,min,max,n\n");
+	fprintf(csv, "kind,config,size,subscribers,gate,metric,median,min,max,q1,q3,n\n");
 	have_hmm = access("/dev/hmm_dmirror0", R_OK | W_OK) == 0;
 	printf("mmn_stopgap benchmark: %d rounds, configurations interleaved in each round%s\n",
 	       ROUNDS, have_hmm ? ", with test_hmm" : " (no /dev/hmm_dmirror0: no test_hmm peer)");
