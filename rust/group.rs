@@ -327,7 +327,6 @@ impl Registry {
             }
             None => 0,
         };
-
         if in_group + count > MAX_PER_MM || self.entries.len() + count > MAX_TOTAL {
             return Err(ENOSPC);
         }
@@ -436,12 +435,7 @@ impl Registry {
             return Ok(());
         }
         match policy {
-            Policy::Off => {
-                for g in self.groups.iter_mut() {
-                    g.remove_gate();
-                }
-                self.shared.set_policy(Policy::Off);
-            }
+            Policy::Off => self.remove_gates(),
             Policy::Stopgap => {
                 self.shared.set_policy(Policy::Stopgap);
                 let shared = self.shared.clone();
@@ -450,15 +444,20 @@ impl Registry {
                     .iter_mut()
                     .try_for_each(|g| g.insert_gate(&shared));
                 if let Err(e) = inserted {
-                    for g in self.groups.iter_mut() {
-                        g.remove_gate();
-                    }
-                    self.shared.set_policy(Policy::Off);
+                    self.remove_gates();
                     return Err(e);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Removes every group's gate, then sets policy `off`.
+    fn remove_gates(&mut self) {
+        for g in self.groups.iter_mut() {
+            g.remove_gate();
+        }
+        self.shared.set_policy(Policy::Off);
     }
 
     /// Zeroes every subscriber's counters.
