@@ -12,8 +12,7 @@ FIXTURE(module)
 
 FIXTURE_SETUP(module)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	if (!mmn_exists("/sys/kernel/debug/"))
 		SKIP(return, "debugfs is not mounted on /sys/kernel/debug");
 	ASSERT_EQ(0, mmn_unload());

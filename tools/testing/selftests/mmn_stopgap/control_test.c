@@ -14,8 +14,7 @@ FIXTURE(ctl)
 
 FIXTURE_SETUP(ctl)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	ASSERT_EQ(0, mmn_clean_state());
 	ASSERT_EQ(0, mmn_victim_start(&self->a, 1, false));
 	ASSERT_EQ(0, mmn_victim_start(&self->b, 1, false));

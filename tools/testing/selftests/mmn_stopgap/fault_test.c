@@ -32,8 +32,7 @@ FIXTURE_VARIANT_ADD(fault, new_group_eagain) { 2, "eagain", true };
 
 FIXTURE_SETUP(fault)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	snprintf(self->nth_path, sizeof(self->nth_path), "/proc/self/task/%ld/fail-nth",
 		 (long)syscall(SYS_gettid));
 	if (!mmn_exists(self->nth_path) || !mmn_exists(FAILSLAB))

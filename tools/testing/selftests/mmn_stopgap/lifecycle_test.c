@@ -23,8 +23,7 @@ FIXTURE(life)
 
 FIXTURE_SETUP(life)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	ASSERT_EQ(0, mmn_clean_state());
 	ASSERT_EQ(0, mmn_victim_start(&self->v, 2, false));
 }

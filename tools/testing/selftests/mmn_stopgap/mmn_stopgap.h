@@ -255,6 +255,13 @@ static inline int mmn_unload(void)
 	return mmn_run("rmmod " MMN_MODULE) == 0 ? 0 : -1;
 }
 
+/* In a FIXTURE_SETUP or TEST: skip, saying why, when the module cannot be found. */
+#define MMN_REQUIRE_MODULE()							\
+	do {									\
+		if (!mmn_available())						\
+			SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)"); \
+	} while (0)
+
 /* Whether the module can be found at all (for SKIP on foreign kernels). */
 static inline bool mmn_available(void)
 {
@@ -328,21 +335,22 @@ struct mmn_victim_msg {
 	int err;
 };
 
-static int mmn_victim_pipe[2];
-
-static inline void *mmn_victim_parker(void *arg)
+/*
+ * A victim's parker thread: reports a struct mmn_victim_msg (its tid, and the
+ * errno of opening the control file) on the fd passed as arg, unless it is
+ * -1, then parks in the module until "unpark" (or 60 s).
+ */
+static inline void *mmn_parker(void *arg)
 {
 	struct mmn_victim_msg msg = { .tid = (pid_t)syscall(SYS_gettid) };
+	int report = (int)(intptr_t)arg;
 	int fd = open(MMN_CONTROL, O_WRONLY);
 
 	msg.err = fd < 0 ? errno : 0;
-	if (write(mmn_victim_pipe[1], &msg, sizeof(msg)) != sizeof(msg))
+	if (report >= 0 && write(report, &msg, sizeof(msg)) != sizeof(msg))
 		_exit(3);
-	if (fd >= 0) {
-		/* Sleeps in the kernel until "unpark" (or 60 s). */
-		if (write(fd, "park 60", 7) < 0)
-			_exit(4);
-	}
+	if (fd >= 0 && write(fd, "park 60", 7) < 0)
+		_exit(4);
 	return NULL;
 }
 
@@ -350,6 +358,7 @@ static inline void *mmn_victim_parker(void *arg)
 static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
 {
 	struct mmn_victim_msg msg = { 0 };
+	int mmn_victim_pipe[2];
 
 	memset(v, 0, sizeof(*v));
 	v->pidfd = -1;
@@ -374,7 +383,8 @@ static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
 				p[i] = 1;
 		}
 		/* The parker reports its tid once it is about to park. */
-		if (park && pthread_create(&t, NULL, mmn_victim_parker, NULL))
+		if (park && pthread_create(&t, NULL, mmn_parker,
+					   (void *)(intptr_t)mmn_victim_pipe[1]))
 			_exit(2);
 		if (!park) {
 			msg.tid = getpid();
@@ -549,31 +559,18 @@ static inline int mmn_memcg_enter(const char *path)
 
 /*
  * The body of an OOM victim (never returns): joins the memcg at cg, parks
- * one thread in the module (reporting its tid on tid_fd if >= 0), waits for
- * a byte on go_fd, then allocates without bound until the OOM killer kills
- * the process. The parked thread keeps the mm alive for the OOM reaper.
+ * one thread in the module (reporting a struct mmn_victim_msg on tid_fd if
+ * >= 0), waits for a byte on go_fd, then allocates without bound until the
+ * OOM killer kills the process. The parked thread keeps the mm alive for the
+ * OOM reaper.
  */
-static int mmn_oom_tid_fd = -1;
-
-static inline void *mmn_oom_parker(void *arg)
-{
-	pid_t tid = (pid_t)syscall(SYS_gettid);
-	int fd = open(MMN_CONTROL, O_WRONLY);
-
-	if (mmn_oom_tid_fd >= 0 && write(mmn_oom_tid_fd, &tid, sizeof(tid)) != sizeof(tid))
-		_exit(3);
-	if (fd >= 0 && write(fd, "park 60", 7) < 0)
-		_exit(4);
-	return NULL;
-}
-
 static inline void mmn_oom_victim(const char *cg, int go_fd, int tid_fd)
 {
 	pthread_t t;
 	char go;
 
-	mmn_oom_tid_fd = tid_fd;
-	if (mmn_memcg_enter(cg) || pthread_create(&t, NULL, mmn_oom_parker, NULL))
+	if (mmn_memcg_enter(cg) ||
+	    pthread_create(&t, NULL, mmn_parker, (void *)(intptr_t)tid_fd))
 		_exit(2);
 	if (read(go_fd, &go, 1) != 1)
 		_exit(5);

@@ -32,8 +32,7 @@ FIXTURE_VARIANT_ADD(mrelease, three_policy_off) { 3, "off", 0 };
 
 FIXTURE_SETUP(mrelease)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	ASSERT_EQ(0, mmn_clean_state());
 	ASSERT_EQ(0, mmn_victim_start(&self->v, VICTIM_MIB, true));
 	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));
@@ -111,8 +110,7 @@ TEST(detach_to_one_then_reap)
 	long after;
 	int n, i;
 
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	ASSERT_EQ(0, mmn_clean_state());
 	ASSERT_EQ(0, mmn_victim_start(&v, VICTIM_MIB, true));
 	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));

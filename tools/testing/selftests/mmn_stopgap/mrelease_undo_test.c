@@ -21,8 +21,7 @@ FIXTURE(undo)
 
 FIXTURE_SETUP(undo)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	ASSERT_EQ(0, mmn_clean_state());
 	ASSERT_EQ(0, mmn_victim_start(&self->v, VICTIM_MIB, true));
 	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));

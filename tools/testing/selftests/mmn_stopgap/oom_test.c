@@ -38,8 +38,7 @@ FIXTURE_SETUP(oom)
 	const char *missing = mmn_memcg_missing();
 	char name[64];
 
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	if (missing)
 		SKIP(return, "%s", missing);
 	ASSERT_EQ(0, mmn_clean_state());
@@ -71,6 +70,7 @@ static pid_t start_victim(const char *cg, int pipefd[2], int gofd[2])
 
 TEST_F_TIMEOUT(oom, reaper, 120)
 {
+	struct mmn_victim_msg msg;
 	char needle[64], tag[64];
 	int gofd[2], status, found = 0;
 	long rss;
@@ -80,7 +80,9 @@ TEST_F_TIMEOUT(oom, reaper, 120)
 	ASSERT_EQ(0, pipe(gofd));
 	self->pid = start_victim(self->cg, self->pipefd, gofd);
 	ASSERT_GT(self->pid, 0);
-	ASSERT_EQ((ssize_t)sizeof(pid_t), read(self->pipefd[0], &self->parked_tid, sizeof(pid_t)));
+	ASSERT_EQ((ssize_t)sizeof(msg), read(self->pipefd[0], &msg, sizeof(msg)));
+	ASSERT_EQ(0, msg.err);
+	self->parked_tid = msg.tid;
 	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));
 	ASSERT_EQ(0, mmn_ctl("policy %s", variant->policy));
 	ASSERT_EQ(0, mmn_ctl("attach %d %d", self->pid, variant->subscribers));

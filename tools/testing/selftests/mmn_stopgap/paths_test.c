@@ -39,8 +39,7 @@ static char *populated(size_t len)
 
 FIXTURE_SETUP(paths)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	ASSERT_EQ(0, mmn_clean_state());
 	self->p = populated(REGION);
 	ASSERT_NE(MAP_FAILED, self->p);

@@ -229,8 +229,7 @@ FIXTURE(storm)
 
 FIXTURE_SETUP(storm)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 	/* Orphaned grandchildren of the churners come back to us to be reaped. */
 	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
 }

@@ -36,8 +36,7 @@ FIXTURE(warn)
 
 FIXTURE_SETUP(warn)
 {
-	if (!mmn_available())
-		SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)");
+	MMN_REQUIRE_MODULE();
 }
 
 FIXTURE_TEARDOWN(warn)
