@@ -33,6 +33,16 @@ record() { # record <pass> <fail> <skip> [failure description]
 	PASS=$((PASS + $1)) FAIL=$((FAIL + $2)) SKIP=$((SKIP + $3))
 	if (( $2 > 0 )) && [[ -n "${4:-}" ]]; then FAILURES+=("$4"); fi
 }
+# run_tap DESCRIPTION COMMAND...: runs a TAP-printing host test, shows its
+# results and records them.
+run_tap() {
+	local what="$1" tap p f s
+	shift
+	tap=$("$@" 2>&1) || true
+	echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
+	read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
+	record "$p" "$f" "$s" "$what"
+}
 t0=$(date +%s)
 runner=${RUNNER:-initramfs}
 sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
@@ -77,32 +87,24 @@ check_rustfmt
 stage_end
 
 stage_begin host-tests
-tap=$("$MMN_ROOT/scripts/tests/splat-fixtures.sh" 2>&1) || true
-echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
-read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
-record "$p" "$f" "$s" "splat detector fixtures"
-tap=$("$MMN_ROOT/scripts/tests/kmemleak-fixtures.sh" 2>&1) || true
-echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
-read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
-record "$p" "$f" "$s" "kmemleak attribution fixtures"
-if [[ -f "$MMN_ROOT/host/Cargo.toml" ]]; then
-	log "host: cargo test (parser and policy, the same files the module compiles)"
-	if cargo_out=$(cd "$MMN_ROOT/host" && timeout 900 cargo test --quiet 2>&1); then :; fi
-	echo "$cargo_out" | grep -E '^test result|FAILED|panicked' | sed 's/^/  /'
-	read -r p f < <(echo "$cargo_out" | awk '/^test result:/ {
-		for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
-	} END { print p + 0, f + 0 }')
-	if ! grep -q '^test result: ok' <<<"$cargo_out"; then f=$((f + 1)); fi
-	record "$p" "$f" 0 "host cargo test"
-	log "host: fuzzing the parser and the rule (10 M inputs, at most 45 s)"
-	if fuzz_out=$(cd "$MMN_ROOT/host" && timeout 600 cargo run --quiet --release --bin fuzz -- \
-		--iterations 10000000 --seconds 45 2>&1); then
-		record 1 0 0
-	else
-		record 0 1 0 "host fuzzer"
-	fi
-	echo "$fuzz_out" | tail -4 | sed 's/^/  /'
+run_tap "splat detector fixtures" "$MMN_ROOT/scripts/tests/splat-fixtures.sh"
+run_tap "kmemleak attribution fixtures" "$MMN_ROOT/scripts/tests/kmemleak-fixtures.sh"
+log "host: cargo test (parser and policy, the same files the module compiles)"
+cargo_out=$(cd "$MMN_ROOT/host" && timeout 900 cargo test --quiet 2>&1) || true
+echo "$cargo_out" | grep -E '^test result|FAILED|panicked' | sed 's/^/  /'
+read -r p f < <(echo "$cargo_out" | awk '/^test result:/ {
+	for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+} END { print p + 0, f + 0 }')
+if ! grep -q '^test result: ok' <<<"$cargo_out"; then f=$((f + 1)); fi
+record "$p" "$f" 0 "host cargo test"
+log "host: fuzzing the parser and the rule (10 M inputs, at most 45 s)"
+if fuzz_out=$(cd "$MMN_ROOT/host" && timeout 600 cargo run --quiet --release --bin fuzz -- \
+	--iterations 10000000 --seconds 45 2>&1); then
+	record 1 0 0
+else
+	record 0 1 0 "host fuzzer"
 fi
+echo "$fuzz_out" | tail -4 | sed 's/^/  /'
 stage_end
 
 stage_begin selftests
@@ -111,10 +113,8 @@ build_initramfs "$out/initramfs.cpio" "$kdir" "$out/selftests"
 stage_end
 
 stage_begin runner-selftest
-tap=$("$MMN_ROOT/scripts/tests/runner-selftest.sh" "$bzimage" "$out/initramfs.cpio" "$out/runner") || true
-echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
-read -r p f s < <(echo "$tap" | awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
-record "$p" "$f" "$s" "QEMU runner self-test"
+run_tap "QEMU runner self-test" \
+	"$MMN_ROOT/scripts/tests/runner-selftest.sh" "$bzimage" "$out/initramfs.cpio" "$out/runner"
 stage_end
 
 stage_begin boot+tests
