@@ -20,7 +20,7 @@ TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
 KSRC = $(MMN_CACHE)/src/linux-source-7.3
 
-.PHONY: all modules module run check check-debug bench kernel setup clippy fmt fmt-check \
+.PHONY: all modules module run check check-debug check-core bench kernel setup clippy fmt fmt-check \
 	rust-analyzer host-test fuzz clean help
 
 all: modules
@@ -31,6 +31,8 @@ help:
 	@echo '  make check        all tests: host tests, kselftests in QEMU, splat scan'
 	@echo '                    (RUNNER=vng: boot with virtme-ng instead of the initramfs)'
 	@echo '  make check-debug  the same on a KASAN/kmemleak/debugobjects/failslab kernel'
+	@echo '  make check-core   the raw-core reproducer: expected to wedge on the stock'
+	@echo '                    kernel (known core bug), to pass with patches/ applied'
 	@echo '  make bench        benchmark in one boot: ratios, CSV, plot (bench/)'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
 	@echo '  make kernel       build (or reuse) the cached Rust-enabled test kernel'
@@ -88,6 +90,9 @@ check:
 
 check-debug:
 	@scripts/check.sh --debug
+
+check-core:
+	@scripts/check-core.sh
 
 bench:
 	@scripts/bench.sh

@@ -9,7 +9,7 @@
 //! ```text
 //! attach <pid> [count] [paired|eagain]
 //! detach <id> | detach pid <pid> | detach all
-//! policy stopgap|off
+//! policy stopgap|off|raw
 //! reset
 //! park [seconds]
 //! unpark
@@ -58,8 +58,13 @@ impl Kind {
 pub enum Policy {
     /// Refuse non-blockable invalidations of an mm with several subscribers (the default).
     Stopgap,
-    /// Always allow; today's core pairs start/end on its own.
+    /// No stop gap: a group keeps a gate only while it holds a subscriber that would refuse a
+    /// non-blockable start, and that gate refuses only for that reason.
     Off,
+    /// No gate at all: the mm sees today's core alone. An `eagain` subscriber can then leave
+    /// the interval tree of an mm that has, or had, an interval notifier open for good (see
+    /// `Documentation/mmn_stopgap.rst`).
+    Raw,
 }
 
 impl Policy {
@@ -68,6 +73,7 @@ impl Policy {
         match self {
             Policy::Stopgap => "stopgap",
             Policy::Off => "off",
+            Policy::Raw => "raw",
         }
     }
 }
@@ -97,7 +103,7 @@ pub enum Command {
     },
     /// `detach ...`.
     Detach(DetachTarget),
-    /// `policy stopgap|off`.
+    /// `policy stopgap|off|raw`.
     SetPolicy(Policy),
     /// `reset`: zero the counters.
     Reset,
@@ -131,7 +137,7 @@ pub enum ParseError {
     OutOfRange,
     /// `attach` with a kind other than `paired` or `eagain`.
     UnknownKind,
-    /// `policy` with a value other than `stopgap` or `off`.
+    /// `policy` with a value other than `stopgap`, `off` or `raw`.
     UnknownPolicy,
 }
 
@@ -225,6 +231,7 @@ fn parse_policy<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, 
     let policy = match args.next().ok_or(ParseError::MissingArgument)? {
         "stopgap" => Policy::Stopgap,
         "off" => Policy::Off,
+        "raw" => Policy::Raw,
         _ => return Err(ParseError::UnknownPolicy),
     };
     expect_end(args)?;

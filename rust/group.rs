@@ -2,20 +2,19 @@
 
 //! Groups, the gate and the registry.
 //!
-//! A *group* is every subscriber attached through this module to one mm. Under policy
-//! `stopgap` it owns the *gate*: one interval notifier over the whole address space, inserted
-//! when the group is created and removed with its last subscriber. The core calls interval
-//! notifiers before any hlist subscriber, so when the gate refuses a non-blockable range (the
-//! stop-gap rule, see `policy.rs`) no subscriber's `invalidate_range_start` runs at all.
+//! A *group* is every subscriber attached through this module to one mm. When the policy asks
+//! for it (`policy::gate_needed()`), the group owns a *gate*: one interval notifier over the
+//! whole address space. The core calls interval notifiers before any hlist subscriber, so when
+//! the gate refuses a non-blockable range (`policy::decide()`) no subscriber's
+//! `invalidate_range_start` runs at all, and the core closes its interval-tree pass itself.
 //!
-//! Under policy `off` no group has a gate: the mm sees exactly today's core. (A gate that
-//! allowed everything would not be neutral: when an hlist subscriber refuses a non-blocking
-//! start after the interval notifiers accepted it, the core never ends the interval-tree
-//! invalidation it began, and removing the gate would then wait forever.)
-//!
-//! The *registry* holds all groups and subscribers; it lives behind the module's mutex and is
-//! only touched by `control` writes and module unload, never by notifier callbacks. The gate
-//! reads its subscriber count from an atomic, so deciding costs O(1) whatever the count.
+//! The *registry* lists the groups and the subscribers; it lives behind the module's mutex and
+//! is only touched by `control` writes and module unload, never by notifier callbacks. Nothing
+//! that can wait on an mm happens under that mutex: commands reserve and link under it, and
+//! register, unregister, insert and remove after dropping it. So the files stay readable and
+//! other groups stay usable while one removal waits on an mm whose interval tree a foreign
+//! driver left open. The gate reads its counts from atomics, so deciding costs O(1) whatever
+//! the count.
 
 use crate::{
     control::{
@@ -30,6 +29,7 @@ use crate::{
     },
     policy::{
         decide,
+        gate_needed,
         Verdict, //
     },
     subscriber::Subscriber,
@@ -38,13 +38,16 @@ use crate::{
         KBoxed, //
     },
 };
-use core::mem::size_of;
+use core::{
+    fmt,
+    mem::size_of, //
+};
 use kernel::{
     mm::{
         Mm,
         MmWithUser, //
     },
-    pr_warn_once,
+    new_mutex, pr_warn_once,
     prelude::*,
     sync::{
         aref::ARef,
@@ -53,6 +56,7 @@ use kernel::{
             Relaxed, //
         },
         Arc,
+        Mutex, //
     },
 };
 
@@ -62,47 +66,73 @@ pub(crate) const MAX_PER_MM: usize = 64;
 /// Most subscribers in all.
 pub(crate) const MAX_TOTAL: usize = 1024;
 
-/// The module-wide policy and the gates' counters, shared by every gate.
+/// The module-wide policy and counters, shared by every gate and group.
 pub(crate) struct Shared {
-    /// `true` for policy `off`.
-    off: Atomic<bool>,
+    /// The policy, as `Policy as u32` (`policy_from()`).
+    policy: Atomic<u32>,
     /// Invalidations the gates saw.
     pub(crate) gate_calls: Atomic<u64>,
     /// Of those, non-blockable ones.
     pub(crate) nonblock_seen: Atomic<u64>,
-    /// Of those, refused by the stop-gap rule.
+    /// Of those, refused by the rule.
     pub(crate) refused: Atomic<u64>,
     /// Whether the stop-gap warning has been printed since the module was loaded.
     pub(crate) warned: Atomic<bool>,
+    /// Gates in the interval trees right now (a gate being removed still counts).
+    pub(crate) gates: Atomic<u32>,
+    /// Subscribers being unregistered and gates being removed right now.
+    pub(crate) removing: Atomic<u32>,
+}
+
+const fn policy_from(raw: u32) -> Policy {
+    match raw {
+        0 => Policy::Stopgap,
+        1 => Policy::Off,
+        _ => Policy::Raw,
+    }
+}
+
+const fn policy_to(policy: Policy) -> u32 {
+    match policy {
+        Policy::Stopgap => 0,
+        Policy::Off => 1,
+        Policy::Raw => 2,
+    }
 }
 
 impl Shared {
     /// Policy `stopgap`, zero counters.
     pub(crate) fn new() -> Self {
         Self {
-            off: Atomic::new(false),
+            policy: Atomic::new(policy_to(Policy::Stopgap)),
             gate_calls: Atomic::new(0),
             nonblock_seen: Atomic::new(0),
             refused: Atomic::new(0),
             warned: Atomic::new(false),
+            gates: Atomic::new(0),
+            removing: Atomic::new(0),
         }
     }
 
     /// The current policy.
     pub(crate) fn policy(&self) -> Policy {
-        if self.off.load(Relaxed) {
-            Policy::Off
-        } else {
-            Policy::Stopgap
-        }
+        policy_from(self.policy.load(Relaxed))
     }
 
-    /// Sets the policy; takes effect for the next invalidation.
-    pub(crate) fn set_policy(&self, policy: Policy) {
-        self.off.store(policy == Policy::Off, Relaxed);
+    /// Sets the policy; gates decide by it from the next invalidation on.
+    fn set_policy(&self, policy: Policy) {
+        self.policy.store(policy_to(policy), Relaxed);
     }
 
-    /// Zeroes the gate counters (`warned` records a one-time event and is kept).
+    /// Sets the policy back to `old` unless another switch changed it since it became `new`.
+    fn restore_policy(&self, new: Policy, old: Policy) {
+        let _ = self
+            .policy
+            .cmpxchg(policy_to(new), policy_to(old), Relaxed);
+    }
+
+    /// Zeroes the gate counters (`warned` records a one-time event and is kept, and `gates`
+    /// and `removing` are state, not events).
     pub(crate) fn reset(&self) {
         self.gate_calls.store(0, Relaxed);
         self.nonblock_seen.store(0, Relaxed);
@@ -112,8 +142,8 @@ impl Shared {
 
 /// The counts of one group, shared by the group and its gate.
 struct Counts {
-    /// Subscribers of the group, counted from just before registration to just after
-    /// unregistration, so the gate never sees fewer than are registered.
+    /// Subscribers of the group, counted from before their registration to after their
+    /// unregistration, so that the gate never sees fewer than are registered.
     subscribers: Atomic<u32>,
     /// Of those, subscribers that may refuse a non-blockable start (`eagain`).
     refusers: Atomic<u32>,
@@ -122,19 +152,18 @@ struct Counts {
 }
 
 impl Counts {
-    fn add(&self, kind: Kind) {
-        self.subscribers.add(1, Relaxed);
+    fn add(&self, kind: Kind, n: u32) {
+        self.subscribers.add(n, Relaxed);
         if kind == Kind::Eagain {
-            self.refusers.add(1, Relaxed);
+            self.refusers.add(n, Relaxed);
         }
     }
 
-    /// Returns the number of subscribers left.
-    fn remove(&self, kind: Kind) -> u32 {
+    fn remove(&self, kind: Kind, n: u32) {
         if kind == Kind::Eagain {
-            self.refusers.fetch_sub(1, Relaxed);
+            self.refusers.fetch_sub(n, Relaxed);
         }
-        self.subscribers.fetch_sub(1, Relaxed) - 1
+        self.subscribers.fetch_sub(n, Relaxed);
     }
 }
 
@@ -177,21 +206,44 @@ impl IntervalNotifierOps for Gate {
     }
 }
 
-/// Every subscriber attached through this module to one mm, and the gate in front of them.
+type GateBox = Pin<KBox<IntervalNotifier<Gate>>>;
+
+/// Removes a gate taken out of its group (waits for the invalidation in progress on its mm),
+/// keeping `gates` and `removing` true meanwhile. Call with no lock held.
+fn remove_gate(shared: &Shared, gate: GateBox) {
+    shared.removing.add(1, Relaxed);
+    drop(gate);
+    shared.removing.fetch_sub(1, Relaxed);
+    shared.gates.fetch_sub(1, Relaxed);
+}
+
+/// Every subscriber attached through this module to one mm, and its gate.
+///
+/// Shared by the registry, by the entries of its subscribers and by the commands at work on
+/// it. The gate goes with the last reference, which is always dropped outside the registry's
+/// mutex, after every subscriber of the group is unregistered.
 ///
 /// # Invariants
 ///
-/// `gate` is `Some` exactly while the policy is `stopgap` and the mm is alive at insertion.
-struct Group {
+/// While `gate` holds a gate, that gate is live in the mm's interval tree (it was waited for
+/// with `read_begin()` before it was stored).
+#[pin_data(PinnedDrop)]
+pub(crate) struct Group {
     /// An `mmgrab` reference: identifies the group (the address cannot be reused while held)
     /// and lets a gate be inserted later.
     mm: ARef<Mm>,
     counts: Arc<Counts>,
-    gate: Option<Pin<KBox<IntervalNotifier<Gate>>>>,
+    shared: Arc<Shared>,
+    /// `ksize()` of the gate's allocation, or 0; readable without `gate`'s lock.
+    gate_bytes: Atomic<usize>,
+    /// Serialises the gate's insertion and removal. Never held by the registry's users, so a
+    /// wait on this group's mm only holds up commands on this same group.
+    #[pin]
+    gate: Mutex<Option<GateBox>>,
 }
 
 impl Group {
-    fn new(mm: &MmWithUser, shared: &Arc<Shared>, pid: i32) -> Result<Self> {
+    fn new(mm: &MmWithUser, shared: &Arc<Shared>, pid: i32) -> Result<Arc<Self>> {
         let counts = Arc::new(
             Counts {
                 subscribers: Atomic::new(0),
@@ -200,75 +252,196 @@ impl Group {
             },
             GFP_KERNEL,
         )?;
-        let mut group = Self {
-            mm: ARef::from(&**mm),
-            counts,
-            gate: None,
-        };
-        if shared.policy() == Policy::Stopgap {
-            group.insert_gate(shared)?;
-        }
-        Ok(group)
+        Arc::pin_init(
+            pin_init!(Self {
+                mm: ARef::from(&**mm),
+                counts,
+                shared: shared.clone(),
+                gate_bytes: Atomic::new(0),
+                gate <- new_mutex!(None, "mmn_stopgap_gate"),
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    /// Inserts the gate if there is none and the mm is still alive.
-    fn insert_gate(&mut self, shared: &Arc<Shared>) -> Result {
-        if self.gate.is_some() {
+    /// Brings the gate in line with the policy and the counts: inserts one, and waits until it
+    /// is live, when the group needs one; removes it when not.
+    ///
+    /// Sleeps: insertion takes the mm's `mmap_lock`; waiting for liveness waits for the
+    /// invalidations in progress on the mm (forever on an mm whose interval tree a foreign
+    /// driver left open); removal waits for the invalidation in progress. Call with no lock
+    /// held. Fails only to insert (`ENOMEM`), leaving no gate.
+    fn sync_gate(&self) -> Result {
+        let mut slot = self.gate.lock();
+        let needed = gate_needed(self.shared.policy(), self.counts.refusers.load(Relaxed));
+        if needed == slot.is_some() {
+            return Ok(());
+        }
+        if !needed {
+            let old = slot.take();
+            self.gate_bytes.store(0, Relaxed);
+            drop(slot);
+            if let Some(gate) = old {
+                remove_gate(&self.shared, gate);
+            }
             return Ok(());
         }
         // A dead mm sees no more invalidations: it needs no gate.
         let Some(mm) = self.mm.mmget_not_zero() else {
             return Ok(());
         };
-        let gate = Gate {
-            shared: shared.clone(),
-            counts: self.counts.clone(),
-        };
-        self.gate = Some(KBox::pin_init(
-            IntervalNotifier::whole_address_space(&mm, gate),
+        let gate = KBox::pin_init(
+            IntervalNotifier::whole_address_space(
+                &mm,
+                Gate {
+                    shared: self.shared.clone(),
+                    counts: self.counts.clone(),
+                },
+            ),
             GFP_KERNEL,
-        )?);
+        )?;
+        self.shared.gates.add(1, Relaxed);
+        // The insertion may have been deferred behind an invalidation in progress: wait until
+        // the gate is in the tree before anybody relies on it.
+        gate.read_begin();
+        self.gate_bytes
+            .store(mem::ksize(&KBoxed::pinned(&gate)), Relaxed);
+        // INVARIANT: `read_begin()` returned, so the gate is live.
+        *slot = Some(gate);
         Ok(())
     }
 
-    /// Removes the gate; waits for an invalidation in progress.
-    fn remove_gate(&mut self) {
-        self.gate = None;
-    }
-
-    /// Bytes of slab memory the group's own allocations take: the gate (when present) and the
-    /// shared counts (an `Arc`: a refcount and `Counts`, rounded to its `kmalloc` class).
+    /// Bytes of slab memory the group's own allocations take: the group and its counts (each
+    /// an `Arc`: a refcount and the value, rounded to its `kmalloc` class) and the gate.
     fn bytes(&self) -> usize {
-        let counts = mem::kmalloc_class(size_of::<usize>() + size_of::<Counts>());
-        let gate = self
-            .gate
-            .as_ref()
-            .map_or(0, |g| mem::ksize(&KBoxed::pinned(g)));
-        counts + gate
+        let word = size_of::<usize>();
+        mem::kmalloc_class(word + size_of::<Self>())
+            + mem::kmalloc_class(word + size_of::<Counts>())
+            + self.gate_bytes.load(Relaxed)
     }
 
     fn is_on(&self, mm: &MmWithUser) -> bool {
         self.mm.as_raw() == mm.as_raw()
     }
+}
 
-    fn key(&self) -> usize {
-        self.mm.as_raw() as usize
+#[pinned_drop]
+impl PinnedDrop for Group {
+    fn drop(self: Pin<&mut Self>) {
+        // The last reference: every subscriber of the group is unregistered.
+        if let Some(gate) = self.gate.lock().take() {
+            remove_gate(&self.shared, gate);
+        }
     }
 }
 
-/// A subscriber and the group (by mm address, never shown) it belongs to.
-struct Entry {
+/// A group in the registry.
+pub(crate) struct Slot {
+    group: Arc<Group>,
+    /// Subscribers listed, being registered, or being unregistered: the slot goes when this
+    /// reaches 0, so a group outlives its subscribers' teardown and the counts stay continuous
+    /// for an `attach` that comes meanwhile.
+    members: usize,
+}
+
+/// A listed subscriber. Dropping it unregisters the subscriber, then lets go of its group.
+pub(crate) struct Entry {
+    id: u64,
+    pid: i32,
     subscriber: Subscriber,
-    group: usize,
+    group: Arc<Group>,
+}
+
+/// Subscribers taken out of the registry by `detach`, to be unregistered after the registry's
+/// mutex is dropped.
+///
+/// # Invariants
+///
+/// `groups` is empty and has room for twice as many references as there are entries (one per
+/// subscriber, one per slot that may retire), so that the teardown never allocates.
+pub(crate) struct Unlinked {
+    entries: KVec<Entry>,
+    groups: KVec<Arc<Group>>,
+}
+
+impl Unlinked {
+    /// Unregisters every subscriber, uncounts it, and brings its group's gate in line with
+    /// the counts left. Returns the groups, one reference per subscriber, for
+    /// [`Registry::release`]. Sleeps; call with no lock held.
+    pub(crate) fn unregister(self) -> Released {
+        let mut groups = self.groups;
+        for entry in self.entries {
+            let kind = entry.subscriber.kind();
+            drop(entry.subscriber);
+            entry.group.shared.removing.fetch_sub(1, Relaxed);
+            entry.group.counts.remove(kind, 1);
+            // Cannot fail: room for every entry (type invariant).
+            let _ = groups.push_within_capacity(entry.group);
+        }
+        for group in groups.iter() {
+            // Only removals can happen here (the counts only went down): cannot fail.
+            let _ = group.sync_gate();
+        }
+        Released(groups)
+    }
+}
+
+/// Groups whose subscribers were unregistered, one reference per subscriber, with room for as
+/// many more.
+pub(crate) struct Released(KVec<Arc<Group>>);
+
+/// A reservation made by [`Registry::reserve`] for an `attach` in progress.
+pub(crate) struct Reservation {
+    group: Arc<Group>,
+    count: usize,
+    kind: Kind,
+    pid: i32,
+}
+
+impl Reservation {
+    /// Counts `count` new subscribers in the group, makes its gate agree (waiting until a new
+    /// gate is live), then registers them on `mm`. Sleeps; call with no lock held.
+    ///
+    /// All or nothing: on error the subscribers created are unregistered and uncounted, and
+    /// the gate is back in line.
+    pub(crate) fn register(&self, mm: &MmWithUser) -> Result<KVec<Subscriber>> {
+        let mut created = KVec::with_capacity(self.count, GFP_KERNEL)?;
+        let n = u32::try_from(self.count).map_err(|_| EINVAL)?;
+        // Counted before any can see an invalidation, and before the gate is decided, so that
+        // a subscriber that may refuse is behind a live gate before it is registered.
+        self.group.counts.add(self.kind, n);
+        let made = self.group.sync_gate().and_then(|()| {
+            for _ in 0..self.count {
+                // `created` has room for `count`: the push cannot allocate.
+                created.push(Subscriber::new(mm, self.kind)?, GFP_KERNEL)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = made {
+            drop(created);
+            self.group.counts.remove(self.kind, n);
+            // Only a removal can happen here: cannot fail.
+            let _ = self.group.sync_gate();
+            return Err(e);
+        }
+        Ok(created)
+    }
 }
 
 /// All groups and subscribers. Lives behind the module's mutex.
+///
+/// # Invariants
+///
+/// `entries` has room for `pending` more entries, so that listing a reservation never
+/// allocates.
 pub(crate) struct Registry {
     shared: Arc<Shared>,
-    groups: KVec<Group>,
+    slots: KVec<Slot>,
     /// Ordered by id.
     entries: KVec<Entry>,
     next_id: u64,
+    /// Subscribers reserved by `attach`es in progress, not listed yet.
+    pending: usize,
 }
 
 impl Registry {
@@ -276,188 +449,185 @@ impl Registry {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self {
             shared,
-            groups: KVec::new(),
+            slots: KVec::new(),
             entries: KVec::new(),
             next_id: 1,
+            pending: 0,
         }
     }
 
     /// Number of groups.
     pub(crate) fn groups(&self) -> usize {
-        self.groups.len()
+        self.slots.len()
     }
 
-    /// Number of gates (groups with an interval notifier).
-    pub(crate) fn gates(&self) -> usize {
-        self.groups.iter().filter(|g| g.gate.is_some()).count()
+    /// Number of listed subscribers.
+    pub(crate) fn subscribers(&self) -> usize {
+        self.entries.len()
     }
 
     /// Bytes of slab memory the module holds for groups and subscribers: their own
     /// allocations, plus their slots in the registry's two vectors. (Spare capacity is not
     /// counted, so that a failed `attach` that grew a vector leaves this unchanged.)
     pub(crate) fn bytes(&self) -> usize {
-        let vectors =
-            self.groups.len() * size_of::<Group>() + self.entries.len() * size_of::<Entry>();
-        let groups: usize = self.groups.iter().map(Group::bytes).sum();
+        let vectors = self.slots.len() * size_of::<Slot>() + self.entries.len() * size_of::<Entry>();
+        let groups: usize = self.slots.iter().map(|s| s.group.bytes()).sum();
         let subscribers: usize = self.entries.iter().map(|e| e.subscriber.bytes()).sum();
         vectors + groups + subscribers
     }
 
-    /// Number of subscribers.
-    pub(crate) fn subscribers(&self) -> usize {
-        self.entries.len()
+    /// Writes one `subscribers` line per listed subscriber, by id.
+    pub(crate) fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in self.entries.iter() {
+            e.subscriber.show(e.id, e.pid, f)?;
+        }
+        Ok(())
     }
 
-    /// Every subscriber, by id.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Subscriber> {
-        self.entries.iter().map(|e| &e.subscriber)
-    }
-
-    /// Attaches `count` subscribers of `kind` to `mm` (found through `pid`).
-    ///
-    /// All or nothing: on any error every subscriber created by this call is unregistered, a
-    /// group created by this call is removed, and no id is used up.
-    pub(crate) fn attach(&mut self, mm: &MmWithUser, pid: i32, count: u32, kind: Kind) -> Result {
+    /// Reserves room for `count` subscribers of `kind` on `mm` (found through `pid`), in its
+    /// group (created if none). `ENOSPC` over the per-mm or total cap. Never sleeps on an mm.
+    pub(crate) fn reserve(
+        &mut self,
+        mm: &MmWithUser,
+        pid: i32,
+        count: u32,
+        kind: Kind,
+    ) -> Result<Reservation> {
         let count = usize::try_from(count).map_err(|_| EINVAL)?;
-        let existing = self.groups.iter().position(|g| g.is_on(mm));
-        let in_group = match existing {
-            Some(i) => {
-                let key = self.groups[i].key();
-                self.entries.iter().filter(|e| e.group == key).count()
-            }
-            None => 0,
-        };
-        if in_group + count > MAX_PER_MM || self.entries.len() + count > MAX_TOTAL {
+        let existing = self.slots.iter().position(|s| s.group.is_on(mm));
+        let in_group = existing.map_or(0, |i| self.slots[i].members);
+        if in_group + count > MAX_PER_MM || self.entries.len() + self.pending + count > MAX_TOTAL
+        {
             return Err(ENOSPC);
         }
-        // Reserve first, so that nothing can fail once subscribers are registered.
-        self.entries.reserve(count, GFP_KERNEL)?;
-        self.groups.reserve(1, GFP_KERNEL)?;
-        let mut created = KVec::with_capacity(count, GFP_KERNEL)?;
-
-        let new_group = match existing {
-            Some(_) => None,
-            None => Some(Group::new(mm, &self.shared, pid)?),
-        };
-        let group = match (&new_group, existing) {
-            (Some(g), _) => g,
-            (None, Some(i)) => &self.groups[i],
-            (None, None) => return Err(EINVAL),
-        };
-
-        let mut id = self.next_id;
-        for _ in 0..count {
-            // Count the subscriber before it can see invalidations.
-            group.counts.add(kind);
-            // `created` has room for `count`: the push cannot allocate. If either step fails
-            // the new subscriber is already dropped (unregistered) when we get the error.
-            let pushed = Subscriber::new(mm, kind, id, pid)
-                .and_then(|s| created.push(s, GFP_KERNEL).map_err(Error::from));
-            if let Err(e) = pushed {
-                group.counts.remove(kind);
-                Self::unwind(group, created);
-                return Err(e);
+        // INVARIANT: room to list every reserved subscriber, so that listing cannot fail.
+        self.entries.reserve(self.pending + count, GFP_KERNEL)?;
+        let slot = match existing {
+            Some(i) => &mut self.slots[i],
+            None => {
+                let group = Group::new(mm, &self.shared, pid)?;
+                self.slots.push(Slot { group, members: 0 }, GFP_KERNEL)?;
+                let last = self.slots.len() - 1;
+                &mut self.slots[last]
             }
-            id += 1;
-        }
-
-        let key = group.key();
-        self.next_id = id;
-        // Both pushes fit in the capacity reserved above and cannot fail.
-        if let Some(g) = new_group {
-            self.groups.push(g, GFP_KERNEL)?;
-        }
-        for subscriber in created.drain_all() {
-            self.entries.push(
-                Entry {
-                    subscriber,
-                    group: key,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        Ok(())
+        };
+        slot.members += count;
+        self.pending += count;
+        Ok(Reservation {
+            group: slot.group.clone(),
+            count,
+            kind,
+            pid,
+        })
     }
 
-    /// Unregisters subscribers created by a failed `attach` and uncounts them.
-    fn unwind(group: &Group, created: KVec<Subscriber>) {
+    /// Lists the subscribers registered for `reservation`, with new ids.
+    pub(crate) fn commit(&mut self, reservation: &Reservation, created: KVec<Subscriber>) {
+        self.pending -= reservation.count;
         for subscriber in created {
-            let kind = subscriber.kind();
-            drop(subscriber);
-            group.counts.remove(kind);
+            let id = self.next_id;
+            self.next_id += 1;
+            let entry = Entry {
+                id,
+                pid: reservation.pid,
+                subscriber,
+                group: reservation.group.clone(),
+            };
+            // Does not allocate: `entries` has room for every reserved subscriber (invariant).
+            let _ = self.entries.push(entry, GFP_KERNEL);
         }
     }
 
-    /// Detaches subscribers. `ENOENT` if none matches (except for `all`, which always succeeds).
-    pub(crate) fn detach(&mut self, target: DetachTarget) -> Result {
+    /// Gives back a reservation whose registration failed. Returns the group's slot reference
+    /// if the group has no member left, to be dropped after the mutex.
+    pub(crate) fn cancel(&mut self, reservation: &Reservation) -> Option<Arc<Group>> {
+        self.pending -= reservation.count;
+        self.leave(&reservation.group, reservation.count)
+    }
+
+    /// Takes `members` out of the group's slot, and the slot out of the registry when none is
+    /// left; returns its reference then.
+    fn leave(&mut self, group: &Arc<Group>, members: usize) -> Option<Arc<Group>> {
+        let i = self
+            .slots
+            .iter()
+            .position(|s| Arc::ptr_eq(&s.group, group))?;
+        self.slots[i].members -= members;
+        if self.slots[i].members > 0 {
+            return None;
+        }
+        self.slots.remove(i).ok().map(|s| s.group)
+    }
+
+    /// Unlinks the subscribers `target` names, to be unregistered after the mutex. `ENOENT` if
+    /// none matches (except for `all`, which always succeeds); `ENOMEM` changes nothing.
+    pub(crate) fn unlink(&mut self, target: DetachTarget) -> Result<Unlinked> {
         let matches = |e: &Entry| match target {
-            DetachTarget::Id(id) => e.subscriber.id() == id,
-            DetachTarget::Pid(pid) => e.subscriber.pid() == pid,
+            DetachTarget::Id(id) => e.id == id,
+            DetachTarget::Pid(pid) => e.pid == pid,
             DetachTarget::All => true,
         };
-        if target != DetachTarget::All && !self.entries.iter().any(&matches) {
+        let n = self.entries.iter().filter(|e| matches(e)).count();
+        if n == 0 && target != DetachTarget::All {
             return Err(ENOENT);
         }
-        let mut i = 0;
-        while i < self.entries.len() {
-            if !matches(&self.entries[i]) {
-                i += 1;
-                continue;
-            }
-            // `i` is in bounds, so `remove` cannot fail.
-            let entry = self.entries.remove(i).map_err(|_| EINVAL)?;
-            let (key, kind) = (entry.group, entry.subscriber.kind());
-            // Unregister before uncounting, so the gate never sees fewer than are registered.
-            drop(entry);
-            self.uncount(key, kind);
+        // Every allocation first, so that an error leaves the registry as it was.
+        let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
+        let groups = KVec::with_capacity(2 * n, GFP_KERNEL)?;
+        let mut keep = KVec::with_capacity(self.entries.capacity(), GFP_KERNEL)?;
+        for entry in self.entries.drain_all() {
+            // Neither push can fail: both vectors have room for every entry.
+            let _ = if matches(&entry) {
+                out.push_within_capacity(entry)
+            } else {
+                keep.push_within_capacity(entry)
+            };
         }
-        Ok(())
+        // INVARIANT: `keep` has the capacity `entries` had.
+        self.entries = keep;
+        // At most `MAX_TOTAL` entries: fits.
+        self.shared.removing.add(n as u32, Relaxed);
+        // INVARIANT: `groups` is empty with room for `2 * n`.
+        Ok(Unlinked {
+            entries: out,
+            groups,
+        })
     }
 
-    /// Uncounts one subscriber of the group `key`, removing the group with its last one.
-    fn uncount(&mut self, key: usize, kind: Kind) {
-        let Some(gi) = self.groups.iter().position(|g| g.key() == key) else {
-            return;
-        };
-        if self.groups[gi].counts.remove(kind) == 0 {
-            // Removing the gate waits for a running invalidation; no callback holds our lock.
-            drop(self.groups.remove(gi));
-        }
-    }
-
-    /// Switches the policy, inserting or removing every group's gate.
-    ///
-    /// `stopgap`: the policy is set first, then gates are inserted (a range that arrives in
-    /// between simply meets no gate yet); if an insertion fails, every gate is removed again and
-    /// the policy stays `off`. `off`: gates are removed first, so a gate never runs under `off`.
-    pub(crate) fn set_policy(&mut self, policy: Policy) -> Result {
-        if policy == self.shared.policy() {
-            return Ok(());
-        }
-        match policy {
-            Policy::Off => self.remove_gates(),
-            Policy::Stopgap => {
-                self.shared.set_policy(Policy::Stopgap);
-                let shared = self.shared.clone();
-                let inserted = self
-                    .groups
-                    .iter_mut()
-                    .try_for_each(|g| g.insert_gate(&shared));
-                if let Err(e) = inserted {
-                    self.remove_gates();
-                    return Err(e);
-                }
+    /// Takes the unregistered subscribers out of their groups' slots. Returns every group
+    /// reference, to be dropped after the mutex (the last one removes the gate).
+    pub(crate) fn release(&mut self, released: Released) -> KVec<Arc<Group>> {
+        let mut refs = released.0;
+        for i in 0..refs.len() {
+            // Not the last reference (`refs[i]` is another): dropping it here is fine.
+            let group = refs[i].clone();
+            if let Some(slot) = self.leave(&group, 1) {
+                // Cannot fail: room for one slot reference per subscriber (`Unlinked`).
+                let _ = refs.push_within_capacity(slot);
             }
         }
-        Ok(())
+        refs
     }
 
-    /// Removes every group's gate, then sets policy `off`.
-    fn remove_gates(&mut self) {
-        for g in self.groups.iter_mut() {
-            g.remove_gate();
+    /// Takes every subscriber and group out of the registry, for unload. Never allocates.
+    pub(crate) fn take_all(&mut self) -> (KVec<Entry>, KVec<Slot>) {
+        (
+            core::mem::take(&mut self.entries),
+            core::mem::take(&mut self.slots),
+        )
+    }
+
+    /// Switches the policy and collects every group, whose gates the caller then brings in
+    /// line after the mutex ([`sync_gates`]).
+    pub(crate) fn set_policy(&self, policy: Policy) -> Result<(Policy, KVec<Arc<Group>>)> {
+        let mut groups = KVec::with_capacity(self.slots.len(), GFP_KERNEL)?;
+        for slot in self.slots.iter() {
+            // Cannot allocate: room for every slot.
+            groups.push(slot.group.clone(), GFP_KERNEL)?;
         }
-        self.shared.set_policy(Policy::Off);
+        let old = self.shared.policy();
+        self.shared.set_policy(policy);
+        Ok((old, groups))
     }
 
     /// Zeroes every subscriber's counters.
@@ -468,9 +638,23 @@ impl Registry {
     }
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        // Subscribers first, then the gates, as `detach all` does.
-        let _ = self.detach(DetachTarget::All);
+/// Brings every group's gate in line with the policy `new`, set by [`Registry::set_policy`]
+/// over `old`. If a gate cannot be inserted, the policy goes back to `old` (unless another
+/// switch changed it meanwhile) and every gate with it. Sleeps; call with no lock held.
+pub(crate) fn sync_gates(
+    shared: &Shared,
+    new: Policy,
+    old: Policy,
+    groups: KVec<Arc<Group>>,
+) -> Result {
+    let synced = groups.iter().try_for_each(|g| g.sync_gate());
+    if let Err(e) = synced {
+        shared.restore_policy(new, old);
+        for g in groups.iter() {
+            // Back to a policy that needed no more gates than there were: removals only.
+            let _ = g.sync_gate();
+        }
+        return Err(e);
     }
+    Ok(())
 }

@@ -363,6 +363,26 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         }? Error)
     }
 
+    /// Waits until the notifier is live in the mm's interval tree and no invalidation that it
+    /// might have missed is in progress, then returns the sequence number of the read side
+    /// (`mmu_interval_read_begin()`).
+    ///
+    /// Right after insertion the notifier "may not be present in the interval tree yet": the
+    /// core defers an insertion made while the tree is invalidating until the last invalidation
+    /// in progress ends. Once this returns, it is present.
+    ///
+    /// Sleeps uninterruptibly for as long as the invalidations in progress on the mm last:
+    /// forever on an mm whose interval-tree pass was left open (an hlist subscriber that refused
+    /// a non-blockable start after the interval notifiers accepted it, see
+    /// `Documentation/mmn_stopgap.rst`). Must not be called from a notifier callback, nor with a
+    /// lock held that a callback takes.
+    pub(crate) fn read_begin(&self) -> usize {
+        // SAFETY: By the type invariant `raw` is inserted, so its `mm` and the mm's
+        // subscriptions are valid (the insertion holds an `mmgrab` reference). The caller is not
+        // inside a callback.
+        unsafe { bindings::mmu_interval_read_begin(self.raw.get()) }
+    }
+
     /// # Safety
     ///
     /// Called by the core with a subscription inserted by [`IntervalNotifier::whole_address_space`]

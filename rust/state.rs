@@ -11,6 +11,7 @@ use crate::{
         Command, //
     },
     group::{
+        self,
         Registry,
         Shared, //
     },
@@ -67,6 +68,9 @@ impl State {
     }
 
     /// Runs one command.
+    ///
+    /// The registry's mutex is only held to reserve, link and unlink: registering, unregistering
+    /// and the gates' insertion and removal, which can wait on an mm, happen after it is dropped.
     fn execute(&self, command: Command) -> Result {
         match command {
             Command::Attach { pid, count, kind } => {
@@ -77,10 +81,36 @@ impl State {
                     LookupError::NoSuchProcess => ESRCH,
                     LookupError::NoMm => EINVAL,
                 })?;
-                self.registry.lock().attach(&mm, pid, count, kind)
+                let reservation = self.registry.lock().reserve(&mm, pid, count, kind)?;
+                match reservation.register(&mm) {
+                    Ok(created) => {
+                        self.registry.lock().commit(&reservation, created);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let retired = self.registry.lock().cancel(&reservation);
+                        // The group's last reference, if it goes here, removes its gate.
+                        drop(retired);
+                        drop(reservation);
+                        Err(e)
+                    }
+                }
             }
-            Command::Detach(target) => self.registry.lock().detach(target),
-            Command::SetPolicy(policy) => self.registry.lock().set_policy(policy),
+            Command::Detach(target) => {
+                let unlinked = self.registry.lock().unlink(target)?;
+                let released = unlinked.unregister();
+                let refs = self.registry.lock().release(released);
+                // The last reference to a group removes its gate, outside the mutex.
+                drop(refs);
+                Ok(())
+            }
+            Command::SetPolicy(policy) => {
+                if policy == self.shared.policy() {
+                    return Ok(());
+                }
+                let (old, groups) = self.registry.lock().set_policy(policy)?;
+                group::sync_gates(&self.shared, policy, old, groups)
+            }
             Command::Reset => {
                 let registry = self.registry.lock();
                 self.shared.reset();
@@ -95,15 +125,15 @@ impl State {
         }
     }
 
-    /// Sleeps uninterruptibly until `unpark` or `secs` seconds pass (`ETIMEDOUT`).
+    /// Sleeps until `unpark` or `secs` seconds pass (`ETIMEDOUT`).
     ///
     /// SIGKILL does not end the sleep: a parked thread keeps its process's mm alive after the
     /// rest of the process is killed, so `process_mrelease(2)` and the OOM reaper can be tested
-    /// deterministically.
+    /// deterministically. The sleep is `TASK_IDLE`, so a long park is not a hung task.
     fn park(&self, secs: u32) -> Result {
         let generation = self.park_generation.load(Relaxed);
         self.parked.add(1, Relaxed);
-        let woken = self.parking.wait_uninterruptible_timeout(
+        let woken = self.parking.wait_idle_timeout(
             || self.park_generation.load(Relaxed) != generation,
             msecs_to_jiffies(secs.saturating_mul(1000)),
         );
@@ -121,10 +151,15 @@ impl State {
         self.parking.wake_all();
     }
 
-    /// Detaches everything; used at unload.
+    /// Detaches everything; used at unload, when no file is open. The registry's mutex is
+    /// dropped before anything is unregistered.
     pub(crate) fn shutdown(&self) {
         self.unpark();
-        let _ = self.registry.lock().detach(control::DetachTarget::All);
+        let (entries, slots) = self.registry.lock().take_all();
+        // Subscribers first (each entry unregisters its subscriber, then lets go of its
+        // group), then the groups, whose last references remove the gates.
+        drop(entries);
+        drop(slots);
     }
 }
 
@@ -138,34 +173,27 @@ fn control_write(state: &State, bytes: &[u8]) -> Result {
 fn subscribers_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let registry = state.registry.lock();
     subscriber::show_header(f)?;
-    for s in registry.iter() {
-        s.show(f)?;
-    }
-    Ok(())
+    registry.show(f)
 }
 
 /// `stats`: `key: value` lines, in a fixed order.
 fn stats_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (groups, gates, subscribers, bytes) = {
+    let (groups, subscribers, bytes) = {
         let registry = state.registry.lock();
-        (
-            registry.groups(),
-            registry.gates(),
-            registry.subscribers(),
-            registry.bytes(),
-        )
+        (registry.groups(), registry.subscribers(), registry.bytes())
     };
     let s = &*state.shared;
     writeln!(f, "policy: {}", s.policy().name())?;
     writeln!(f, "groups: {groups}")?;
-    writeln!(f, "gates: {gates}")?;
+    writeln!(f, "gates: {}", s.gates.load(Relaxed))?;
     writeln!(f, "subscribers: {subscribers}")?;
     writeln!(f, "gate_calls: {}", s.gate_calls.load(Relaxed))?;
     writeln!(f, "nonblock_seen: {}", s.nonblock_seen.load(Relaxed))?;
     writeln!(f, "refused: {}", s.refused.load(Relaxed))?;
     writeln!(f, "warned: {}", u8::from(s.warned.load(Relaxed)))?;
     writeln!(f, "parked: {}", state.parked.load(Relaxed))?;
-    writeln!(f, "memory_bytes: {bytes}")
+    writeln!(f, "memory_bytes: {bytes}")?;
+    writeln!(f, "removing: {}", s.removing.load(Relaxed))
 }
 
 /// The files of `/sys/kernel/debug/mmn_stopgap/`.

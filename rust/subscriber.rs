@@ -141,20 +141,18 @@ enum Notifier {
     Eagain(Pin<KBox<MmuNotifier<Eagain>>>),
 }
 
-/// One subscriber as listed in `subscribers`.
+/// A registered subscriber of either kind. Unregistered when dropped.
 pub(crate) struct Subscriber {
-    id: u64,
-    pid: i32,
     notifier: Notifier,
     /// What its allocation really takes (`ksize`).
     bytes: usize,
 }
 
 impl Subscriber {
-    /// Registers a new subscriber of `kind` on `mm`. `id` and `pid` are for display.
+    /// Registers a new subscriber of `kind` on `mm`.
     ///
     /// Allocates with `GFP_KERNEL` and takes the mm's locks: see [`MmuNotifier::new`].
-    pub(crate) fn new(mm: &MmWithUser, kind: Kind, id: u64, pid: i32) -> Result<Self> {
+    pub(crate) fn new(mm: &MmWithUser, kind: Kind) -> Result<Self> {
         let notifier = match kind {
             Kind::Paired => Notifier::Paired(KBox::pin_init(
                 MmuNotifier::new(
@@ -179,27 +177,12 @@ impl Subscriber {
             Notifier::Paired(n) => mem::ksize(&KBoxed::pinned(n)),
             Notifier::Eagain(n) => mem::ksize(&KBoxed::pinned(n)),
         };
-        Ok(Self {
-            id,
-            pid,
-            notifier,
-            bytes,
-        })
+        Ok(Self { notifier, bytes })
     }
 
     /// Bytes of slab memory the subscriber's own allocation takes.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
-    }
-
-    /// The id shown in `subscribers` and used by `detach <id>`.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The pid given to `attach`.
-    pub(crate) fn pid(&self) -> i32 {
-        self.pid
     }
 
     /// The subscriber's kind.
@@ -218,14 +201,15 @@ impl Subscriber {
         }
     }
 
-    /// Writes the subscriber's line of the `subscribers` file.
-    pub(crate) fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Writes the subscriber's line of the `subscribers` file, with the `id` and `pid` it is
+    /// listed under.
+    pub(crate) fn show(&self, id: u64, pid: i32, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.counters();
         writeln!(
             f,
             "{:>6} {:>8} {:<6} {:>12} {:>12} {:>10} {:>9} {:>8} {}",
-            self.id,
-            self.pid,
+            id,
+            pid,
             self.kind().name(),
             c.starts.load(Relaxed),
             c.ends.load(Relaxed),

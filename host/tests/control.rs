@@ -60,6 +60,7 @@ fn detach_forms() {
 fn other_verbs() {
     assert_eq!(ok("policy stopgap"), Command::SetPolicy(Policy::Stopgap));
     assert_eq!(ok("policy off"), Command::SetPolicy(Policy::Off));
+    assert_eq!(ok("policy raw"), Command::SetPolicy(Policy::Raw));
     assert_eq!(ok("reset"), Command::Reset);
     assert_eq!(ok("park"), Command::Park { secs: DEFAULT_PARK_SECS });
     assert_eq!(ok("park 1"), Command::Park { secs: 1 });
@@ -198,7 +199,7 @@ fn names_round_trip() {
         let cmd = format!("attach 5 2 {}", kind.name());
         assert_eq!(ok(&cmd), attach(5, 2, kind));
     }
-    for policy in [Policy::Stopgap, Policy::Off] {
+    for policy in [Policy::Stopgap, Policy::Off, Policy::Raw] {
         let cmd = format!("policy {}", policy.name());
         assert_eq!(ok(&cmd), Command::SetPolicy(policy));
     }

@@ -4,12 +4,12 @@
 
 use mmn_stopgap_host::{
     control::Policy,
-    policy::{decide, Verdict, SEVERAL},
+    policy::{decide, gate_needed, Verdict, SEVERAL},
 };
 
 #[test]
 fn blockable_is_always_allowed() {
-    for policy in [Policy::Stopgap, Policy::Off] {
+    for policy in [Policy::Stopgap, Policy::Off, Policy::Raw] {
         for n in 0..=1024 {
             for r in [0, 1, n] {
                 assert_eq!(decide(policy, true, n, r), Verdict::Allow, "{policy:?} {n} {r}");
@@ -39,10 +39,42 @@ fn stopgap_refuses_nonblocking_when_one_would_refuse() {
 }
 
 #[test]
-fn off_never_refuses() {
+fn off_refuses_only_for_a_refuser() {
+    // No stop gap under `off`, but a subscriber that would refuse a non-blockable start is
+    // refused in the gate, where the core closes its interval-tree pass itself.
+    for n in [0, 1, 2, 3, 64, u32::MAX] {
+        assert_eq!(decide(Policy::Off, false, n, 0), Verdict::Allow, "{n}");
+    }
+    for (n, r) in [(1, 1), (2, 1), (5, 2), (64, 64), (u32::MAX, 1)] {
+        assert_eq!(decide(Policy::Off, false, n, r), Verdict::Refuse, "{n} {r}");
+    }
+}
+
+#[test]
+fn raw_never_refuses() {
     for n in [0, 1, 2, 3, 64, u32::MAX] {
         for r in [0, 1, n] {
-            assert_eq!(decide(Policy::Off, false, n, r), Verdict::Allow, "{n} {r}");
+            assert_eq!(decide(Policy::Raw, false, n, r), Verdict::Allow, "{n} {r}");
+        }
+    }
+}
+
+#[test]
+fn a_gate_wherever_a_refusal_may_happen() {
+    for r in [0, 1, 2, 64, u32::MAX] {
+        assert!(gate_needed(Policy::Stopgap, r), "{r}");
+        assert_eq!(gate_needed(Policy::Off, r), r > 0, "{r}");
+        assert!(!gate_needed(Policy::Raw, r), "{r}");
+    }
+    // Under every policy but `raw`, a group that holds a refuser has a gate, and that gate
+    // refuses every non-blockable range: no subscriber of ours ever refuses after the
+    // interval-tree pass began.
+    for policy in [Policy::Stopgap, Policy::Off] {
+        for n in 1..=64 {
+            for r in 1..=n {
+                assert!(gate_needed(policy, r));
+                assert_eq!(decide(policy, false, n, r), Verdict::Refuse, "{policy:?} {n} {r}");
+            }
         }
     }
 }

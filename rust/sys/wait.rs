@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! An uninterruptible wait with a timeout.
+//! A bounded wait that no signal ends and that is not a hung task.
 //!
 //! `kernel::sync::CondVar` sleeps uninterruptibly only without a timeout, and with a timeout
 //! only interruptibly. Parking a thread of a process that is then SIGKILLed needs both: the
-//! signal must not end the sleep (it keeps the mm alive), and the sleep must be bounded.
+//! signal must not end the sleep (it keeps the mm alive), and the sleep must be bounded. It also
+//! must not look like a task stuck in D state: the sleep is `TASK_IDLE`
+//! (`TASK_UNINTERRUPTIBLE | TASK_NOLOAD`), which the hung-task detector skips and the load
+//! average does not count, like the kernel's own idle worker threads.
 //!
 //! C header: [include/linux/wait.h](srctree/include/linux/wait.h)
 
@@ -13,15 +16,16 @@ use kernel::{
     bindings,
     prelude::*,
     sync::LockClassKey,
-    task::{
-        TASK_NORMAL,
-        TASK_UNINTERRUPTIBLE, //
-    },
+    task::TASK_NORMAL,
     time::Jiffies,
     types::Opaque, //
 };
 
-/// A wait queue on which threads sleep uninterruptibly, with a bound.
+/// `TASK_UNINTERRUPTIBLE | TASK_NOLOAD`: no signal wakes the sleeper, and neither the
+/// hung-task detector nor the load average counts it.
+const TASK_IDLE: kernel::ffi::c_int = bindings::TASK_IDLE as kernel::ffi::c_int;
+
+/// A wait queue on which threads sleep, immune to signals, with a bound.
 ///
 /// # Invariants
 ///
@@ -52,12 +56,12 @@ impl WaitQueue {
         })
     }
 
-    /// Sleeps in `TASK_UNINTERRUPTIBLE` until `done()` returns `true` or `timeout` jiffies
-    /// pass. Returns the final value of `done()`.
+    /// Sleeps in `TASK_IDLE` until `done()` returns `true` or `timeout` jiffies pass. Returns
+    /// the final value of `done()`.
     ///
-    /// Signals, SIGKILL included, do not end the sleep. Must be called from process context
-    /// with no locks held.
-    pub(crate) fn wait_uninterruptible_timeout(
+    /// Signals, SIGKILL included, do not end the sleep, and the hung-task detector ignores it.
+    /// Must be called from process context with no locks held.
+    pub(crate) fn wait_idle_timeout(
         &self,
         mut done: impl FnMut() -> bool,
         timeout: Jiffies,
@@ -70,7 +74,7 @@ impl WaitQueue {
         loop {
             // SAFETY: `head` is initialised (type invariant) and `wait` lives on our stack until
             // `finish_wait` below removes it from the queue.
-            unsafe { bindings::prepare_to_wait(self.head.get(), wait.get(), TASK_UNINTERRUPTIBLE) };
+            unsafe { bindings::prepare_to_wait(self.head.get(), wait.get(), TASK_IDLE) };
             if done() || remaining == 0 {
                 break;
             }

@@ -1,17 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Proves the QEMU runner cannot report success for a guest that did not run:
+# Proves the QEMU runner cannot report success for a guest that did not run,
+# and that the kernel-log scan catches a task stuck in D state:
 #   1. a guest whose init cannot start (rdinit=/nonexistent -> kernel panic)
 #      must make the runner exit 125 ("never reported an exit status");
-#   2. a guest job that fails (an unknown mmn.mode) must make it exit non-zero.
+#   2. a guest job that fails (an unknown mmn.mode) must make it exit non-zero;
+#   3. the core job on the stock kernel (policy raw, the raw-core reproducer)
+#      wedges two mms on purpose: the hung-task detector must report the
+#      blocked tasks and the splat scan must flag them (scripts/core-verdict.sh).
 # TAP output. Usage: runner-selftest.sh BZIMAGE INITRAMFS WORKDIR
 set -euo pipefail
 dir="$(cd "$(dirname "$0")" && pwd)"
 kernel="$1" initrd="$2" work="$3"
 mkdir -p "$work"
 echo "TAP version 13"
-echo "1..2"
+echo "1..3"
 rc=0
 got=0
 "$dir/../qemu-run.sh" --kernel "$kernel" --initrd "$initrd" --mode check \
@@ -33,4 +37,15 @@ else
 	echo "not ok 2 runner: a failing guest job gave exit $got"
 	rc=1
 fi
+mkdir -p "$work/core"
+"$dir/../qemu-run.sh" --kernel "$kernel" --initrd "$initrd" --mode core \
+	--timeout 300 --quiet \
+	--log "$work/core/console.log" --results "$work/core/results.log" 2>/dev/null || true
+if verdict=$("$dir/../core-verdict.sh" stock "$work/core/results.log" "$work/core/console.log"); then
+	echo "ok 3 splat scan: a wedged mm is reported by the hung-task detector and flagged"
+else
+	echo "not ok 3 splat scan: the wedged tasks of the core job were not all caught"
+	rc=1
+fi
+echo "$verdict" | sed 's/^/# /'
 exit $rc

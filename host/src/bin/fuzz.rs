@@ -112,6 +112,7 @@ mod reference {
             ["detach", id] => Some(Command::Detach(DetachTarget::Id(ranged(id, 1, u64::MAX)?))),
             ["policy", "stopgap"] => Some(Command::SetPolicy(Policy::Stopgap)),
             ["policy", "off"] => Some(Command::SetPolicy(Policy::Off)),
+            ["policy", "raw"] => Some(Command::SetPolicy(Policy::Raw)),
             ["reset"] => Some(Command::Reset),
             ["park"] => Some(Command::Park { secs: 30 }),
             ["park", s] => Some(Command::Park {
@@ -138,7 +139,7 @@ fn canonical(c: &Command) -> String {
 
 const WORDS: &[&str] = &[
     "attach", "detach", "policy", "reset", "park", "unpark", "pid", "all", "paired", "eagain",
-    "stopgap", "off", "0", "1", "2", "9", "10", "01", "64", "65", "300", "301", "-1", "+1",
+    "stopgap", "off", "raw", "0", "1", "2", "9", "10", "01", "64", "65", "300", "301", "-1", "+1",
     "0x10", "4194304", "4194305", "2147483647", "2147483648", "4294967295", "4294967296",
     "18446744073709551615", "18446744073709551616", "99999999999999999999", "ATTACH", "Paired",
     "\t", " ", "  ", "\n", "\r", "\0", "é", "\u{0661}",
@@ -180,6 +181,7 @@ fn generate(rng: &mut Rng, buf: &mut Vec<u8>) {
                 format!("detach pid {}", rng.below(5_000_000)),
                 "detach all".to_string(),
                 "policy off\n".to_string(),
+                "policy raw".to_string(),
                 format!("park {}", rng.below(310)),
                 "unpark".to_string(),
             ];
@@ -270,8 +272,13 @@ fn main() {
         }
         // The rule, stated plainly.
         let (blockable, n, r) = (rng.below(2) == 0, rng.below(5) as u32, rng.below(2) as u32);
-        let policy = if rng.below(2) == 0 { Policy::Stopgap } else { Policy::Off };
-        let refuse = policy == Policy::Stopgap && !blockable && (n >= 2 || r > 0);
+        let policy = [Policy::Stopgap, Policy::Off, Policy::Raw][rng.below(3) as usize];
+        let refuse = !blockable
+            && match policy {
+                Policy::Stopgap => n >= 2 || r > 0,
+                Policy::Off => r > 0,
+                Policy::Raw => false,
+            };
         let verdict = decide(policy, blockable, n, r);
         if verdict != if refuse { Verdict::Refuse } else { Verdict::Allow } {
             eprintln!("fuzz: decide({policy:?}, {blockable}, {n}, {r}) = {verdict:?}");

@@ -120,6 +120,9 @@ TEST_F(ctl, policy_and_reset)
 	ASSERT_EQ(0, mmn_ctl("policy off"));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_STREQ("off", s.policy);
+	ASSERT_EQ(0, mmn_ctl("policy raw"));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_STREQ("raw", s.policy);
 	ASSERT_EQ(0, mmn_ctl("policy stopgap"));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_STREQ("stopgap", s.policy);

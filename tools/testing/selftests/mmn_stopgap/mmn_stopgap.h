@@ -26,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include "lib/test_hmm_uapi.h"
 
 #define MMN_DIR		"/sys/kernel/debug/mmn_stopgap"
 #define MMN_CONTROL	MMN_DIR "/control"
@@ -66,7 +69,7 @@ static inline bool mmn_exists(const char *path)
 
 /*
  * One command, one write(2), exactly len bytes. Returns 0 or -errno; a short
- * write is reported as -EIO.
+ * write is reported as -EIO. No watchdog: see mmn_ctl().
  */
 static inline int mmn_write_raw(const void *buf, size_t len)
 {
@@ -82,8 +85,129 @@ static inline int mmn_write_raw(const void *buf, size_t len)
 	return err;
 }
 
-/* printf-style command, written without a trailing newline. */
-static inline int mmn_ctl(const char *fmt, ...)
+/* ---- Watchdog ------------------------------------------------------------ */
+
+/*
+ * Nothing may hang the suite: a step that can block in the kernel (a control
+ * write, a read of a file behind the module's lock, rmmod, closing a device
+ * whose release removes an interval notifier) runs in a child process, and
+ * the caller waits for it at most MMN_WATCHDOG_SECS. A child still blocked
+ * then is reported (its state and wait channel) and left behind: a task
+ * blocked in D state cannot be killed. The step's result is MMN_WEDGED.
+ */
+#define MMN_WATCHDOG_SECS	20
+#define MMN_WEDGED		(-100000)
+
+/* Steps found wedged by this process (a fixture teardown skips what would block again). */
+static int mmn_wedged_steps;
+
+/* Reads one line of /proc/<pid>/<file> into buf. */
+static inline void mmn_proc_line(pid_t pid, const char *file, const char *key, char *buf,
+				 size_t size)
+{
+	char path[64], text[4096], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(buf, size, "?");
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	p = key ? strstr(text, key) : text;
+	if (!p)
+		return;
+	snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+/*
+ * Runs fn(arg) in a child and returns its int result, or MMN_WEDGED if the
+ * child is still running after secs seconds (what names the step in the
+ * report). in_parent(arg), if given, runs in the parent right after the fork.
+ */
+static inline int mmn_watchdog_hook(int secs, const char *what, int (*fn)(void *), void *arg,
+				    void (*in_parent)(void *))
+{
+	struct pollfd pfd;
+	int pipefd[2], res = MMN_WEDGED;
+	char state[64], wchan[64];
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		res = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return res;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		res = fn(arg);
+		if (write(pipefd[1], &res, sizeof(res)) != sizeof(res))
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (in_parent)
+		in_parent(arg);
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, secs * 1000) == 1 && read(pipefd[0], &res, sizeof(res)) == sizeof(res)) {
+		close(pipefd[0]);
+		waitpid(pid, NULL, 0);
+		return res;
+	}
+	close(pipefd[0]);
+	mmn_proc_line(pid, "status", "State:", state, sizeof(state));
+	mmn_proc_line(pid, "wchan", NULL, wchan, sizeof(wchan));
+	fprintf(stderr, "# WEDGED: %s: still blocked after %d s (pid %d, %s, wchan %s)\n",
+		what, secs, pid, state, wchan);
+	mmn_wedged_steps++;
+	return MMN_WEDGED;
+}
+
+/*
+ * Runs fn(arg) in a child and returns its int result, or MMN_WEDGED if the
+ * child is still running after secs seconds (what names the step in the
+ * report).
+ */
+static inline int mmn_watchdog(int secs, const char *what, int (*fn)(void *), void *arg)
+{
+	return mmn_watchdog_hook(secs, what, fn, arg, NULL);
+}
+
+struct mmn_write_args {
+	const char *buf;
+	size_t len;
+};
+
+static inline int mmn_write_step(void *arg)
+{
+	struct mmn_write_args *a = arg;
+
+	return mmn_write_raw(a->buf, a->len);
+}
+
+/* One control write under a watchdog of secs seconds. */
+static inline int mmn_write_wd(int secs, const void *buf, size_t len)
+{
+	struct mmn_write_args a = { buf, len };
+	char what[160];
+
+	snprintf(what, sizeof(what), "control write \"%.*s\"", (int)(len < 100 ? len : 100),
+		 (const char *)buf);
+	return mmn_watchdog(secs, what, mmn_write_step, &a);
+}
+
+/* printf-style command under a watchdog of secs seconds, without a trailing newline. */
+static inline __attribute__((format(printf, 2, 3))) int mmn_ctl_wd(int secs, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -94,14 +218,20 @@ static inline int mmn_ctl(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -E2BIG;
-	return mmn_write_raw(buf, n);
+	return mmn_write_wd(secs, buf, n);
 }
 
+/*
+ * printf-style command, written without a trailing newline, under the
+ * default watchdog. Returns 0, -errno, or MMN_WEDGED.
+ */
+#define mmn_ctl(...) mmn_ctl_wd(MMN_WATCHDOG_SECS, __VA_ARGS__)
+
 /* Reads a whole file into buf (NUL-terminated). Returns length or -errno. */
-static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
+static inline ssize_t mmn_read_raw(const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd;
 
 	fd = open(path, O_RDONLY);
@@ -119,10 +249,47 @@ static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
 	return len;
 }
 
+struct mmn_read_args {
+	const char *path;
+	char *buf;
+	size_t size;
+};
+
+static inline int mmn_read_step(void *arg)
+{
+	struct mmn_read_args *a = arg;
+
+	return (int)mmn_read_raw(a->path, a->buf, a->size);
+}
+
+/*
+ * Reads a whole file into buf (NUL-terminated). Returns length, -errno, or
+ * MMN_WEDGED: the module's files are read under the watchdog (into memory
+ * shared with the child), other files directly.
+ */
+static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
+{
+	struct mmn_read_args a = { path, NULL, size };
+	char what[128];
+	ssize_t n;
+
+	if (strncmp(path, MMN_DIR "/", strlen(MMN_DIR "/")))
+		return mmn_read_raw(path, buf, size);
+	a.buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (a.buf == MAP_FAILED)
+		return -errno;
+	snprintf(what, sizeof(what), "read of %s", path);
+	n = mmn_watchdog(MMN_WATCHDOG_SECS, what, mmn_read_step, &a);
+	if (n >= 0)
+		memcpy(buf, a.buf, n + 1);
+	munmap(a.buf, size);
+	return n;
+}
+
 struct mmn_stats {
 	char policy[16];
 	long groups, gates, subscribers, gate_calls, nonblock_seen, refused, warned, parked;
-	long memory_bytes;
+	long memory_bytes, removing;
 };
 
 /* Parses the stats file. Returns 0, or -1 if a key is missing. */
@@ -145,8 +312,9 @@ static inline int mmn_stats(struct mmn_stats *s)
 		seen += sscanf(line, "warned: %ld", &s->warned);
 		seen += sscanf(line, "parked: %ld", &s->parked);
 		seen += sscanf(line, "memory_bytes: %ld", &s->memory_bytes);
+		seen += sscanf(line, "removing: %ld", &s->removing);
 	}
-	return seen == 10 ? 0 : -1;
+	return seen == 11 ? 0 : -1;
 }
 
 struct mmn_sub {
@@ -248,11 +416,20 @@ static inline int mmn_load(void)
 	return mmn_run("modprobe " MMN_MODULE " 2>/dev/null") == 0 ? 0 : -1;
 }
 
+static inline int mmn_rmmod_step(void *arg)
+{
+	return mmn_run("rmmod " MMN_MODULE " 2>/dev/null");
+}
+
+/* rmmod under the watchdog: 0, -1 if it failed, MMN_WEDGED if it blocked. */
 static inline int mmn_unload(void)
 {
+	int rc;
+
 	if (!mmn_loaded())
 		return 0;
-	return mmn_run("rmmod " MMN_MODULE) == 0 ? 0 : -1;
+	rc = mmn_watchdog(MMN_WATCHDOG_SECS, "rmmod " MMN_MODULE, mmn_rmmod_step, NULL);
+	return rc == 0 ? 0 : (rc == MMN_WEDGED ? MMN_WEDGED : -1);
 }
 
 /* In a FIXTURE_SETUP or TEST: skip, saying why, when the module cannot be found. */
@@ -260,6 +437,21 @@ static inline int mmn_unload(void)
 	do {									\
 		if (!mmn_available())						\
 			SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)"); \
+	} while (0)
+
+/*
+ * In a TEST: end it as an expected failure (KSFT_XFAIL), saying why, like
+ * the harness's SKIP(): "ok N name # XFAIL reason" in the TAP output.
+ */
+#define MMN_XFAIL(statement, fmt, ...)						\
+	do {									\
+		snprintf(_metadata->results->reason,				\
+			 sizeof(_metadata->results->reason), fmt, ##__VA_ARGS__); \
+		fprintf(TH_LOG_STREAM, "#      XFAIL     %s\n",			\
+			_metadata->results->reason);				\
+		_metadata->exit_code = KSFT_XFAIL;				\
+		_metadata->trigger = 0;						\
+		statement;							\
 	} while (0)
 
 /* Whether the module can be found at all (for SKIP on foreign kernels). */
@@ -320,32 +512,47 @@ static inline bool mmn_parked_at_least(long n)
 
 /*
  * A victim is a forked child with `mib` MiB of touched anonymous memory and,
- * if `park` is set, one extra thread parked in the module (uninterruptible),
- * which keeps its mm alive after SIGKILL. The main thread then sleeps.
+ * if `park` is set, one extra thread parked in the module (a TASK_IDLE sleep
+ * that SIGKILL does not end), which keeps its mm alive after SIGKILL. The main
+ * thread then sleeps.
  */
 struct mmn_victim {
 	pid_t pid;
 	pid_t parked_tid;
 	int pidfd;
 	size_t bytes;
+	/* The victim's memory, in its address space. */
+	uint64_t addr;
+	/* With MMN_VICTIM_DMIRROR: our copy of its /dev/hmm_dmirror0 file, else -1. */
+	int dmirror_fd;
 };
+
+/* mmn_victim_start_flags() */
+#define MMN_VICTIM_PARK		(1 << 0)	/* one thread parks in the module */
+#define MMN_VICTIM_DMIRROR	(1 << 1)	/* the victim opens test_hmm's dmirror */
 
 struct mmn_victim_msg {
 	pid_t tid;
 	int err;
+	int dmirror_fd;		/* in the victim, or -1 */
+	uint64_t addr;
 };
 
+/* What a victim reports about itself; filled in the victim before its parker starts. */
+static struct mmn_victim_msg mmn_victim_info = { .dmirror_fd = -1 };
+
 /*
- * A victim's parker thread: reports a struct mmn_victim_msg (its tid, and the
- * errno of opening the control file) on the fd passed as arg, unless it is
- * -1, then parks in the module until "unpark" (or 60 s).
+ * A victim's parker thread: reports a struct mmn_victim_msg (mmn_victim_info
+ * with its tid, and the errno of opening the control file) on the fd passed as
+ * arg, unless it is -1, then parks in the module until "unpark" (or 60 s).
  */
 static inline void *mmn_parker(void *arg)
 {
-	struct mmn_victim_msg msg = { .tid = (pid_t)syscall(SYS_gettid) };
+	struct mmn_victim_msg msg = mmn_victim_info;
 	int report = (int)(intptr_t)arg;
 	int fd = open(MMN_CONTROL, O_WRONLY);
 
+	msg.tid = (pid_t)syscall(SYS_gettid);
 	msg.err = fd < 0 ? errno : 0;
 	if (report >= 0 && write(report, &msg, sizeof(msg)) != sizeof(msg))
 		_exit(3);
@@ -354,14 +561,20 @@ static inline void *mmn_parker(void *arg)
 	return NULL;
 }
 
-/* Starts a victim. Returns 0, or -errno. */
-static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
+#endif
+
+/* Starts a victim with MMN_VICTIM_* flags. Returns 0, or -errno. */
+static inline int mmn_victim_start_flags(struct mmn_victim *v, size_t mib, int flags)
 {
 	struct mmn_victim_msg msg = { 0 };
+	bool park = flags & MMN_VICTIM_PARK;
 	int mmn_victim_pipe[2];
 
 	memset(v, 0, sizeof(*v));
 	v->pidfd = -1;
+	v->dmirror_fd = -1;
 	v->bytes = mib << 20;
 	if (pipe(mmn_victim_pipe))
 		return -errno;
@@ -380,13 +593,21 @@ static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
 			if (p == MAP_FAILED)
 				_exit(1);
 			for (i = 0; i < v->bytes; i += 4096)
-				p[i] = 1;
+				p[i] = (char)(i >> 12);
 		}
-		/* The parker reports its tid once it is about to park. */
-		if (park && pthread_create(&t, NULL, mmn_parker,
-					   (void *)(intptr_t)mmn_victim_pipe[1]))
+		mmn_victim_info.addr = (uintptr_t)p;
+		if (flags & MMN_VICTIM_DMIRROR) {
+			/* test_hmm inserts an interval notifier on our mm at open. */
+			mmn_victim_info.dmirror_fd = open("/dev/hmm_dmirror0", O_RDWR);
+			if (mmn_victim_info.dmirror_fd < 0)
+				mmn_victim_info.err = errno;
+		}
+		/* The parker reports once it is about to park. */
+		if (park && !mmn_victim_info.err &&
+		    pthread_create(&t, NULL, mmn_parker, (void *)(intptr_t)mmn_victim_pipe[1]))
 			_exit(2);
-		if (!park) {
+		if (!park || mmn_victim_info.err) {
+			msg = mmn_victim_info;
 			msg.tid = getpid();
 			if (write(mmn_victim_pipe[1], &msg, sizeof(msg)) != sizeof(msg))
 				_exit(3);
@@ -408,10 +629,23 @@ static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
 		return -msg.err;
 	}
 	v->parked_tid = msg.tid;
+	v->addr = msg.addr;
 	v->pidfd = syscall(__NR_pidfd_open, v->pid, 0);
 	if (v->pidfd < 0)
 		return -errno;
+	if (msg.dmirror_fd >= 0) {
+		/* Our own reference to the victim's dmirror file. */
+		v->dmirror_fd = syscall(__NR_pidfd_getfd, v->pidfd, msg.dmirror_fd, 0);
+		if (v->dmirror_fd < 0)
+			return -errno;
+	}
 	return 0;
+}
+
+/* Starts a victim, parked if park. Returns 0, or -errno. */
+static inline int mmn_victim_start(struct mmn_victim *v, size_t mib, bool park)
+{
+	return mmn_victim_start_flags(v, mib, park ? MMN_VICTIM_PARK : 0);
 }
 
 /* Reads VmRSS (kB) of one thread of pid; -1 if unavailable. */
@@ -486,7 +720,104 @@ static inline int mmn_victim_kill(struct mmn_victim *v)
 	return kill(v->pid, SIGKILL) ? -errno : 0;
 }
 
-/* Ends the victim for good: unpark, kill, reap. Safe to call twice. */
+/* ---- test_hmm's dmirror: the kernel's own C interval notifier ------------- */
+
+/* Whether /dev/hmm_dmirror0 (lib/test_hmm) is there. */
+static inline bool mmn_dmirror_available(void)
+{
+	return access("/dev/hmm_dmirror0", R_OK | W_OK) == 0;
+}
+
+struct mmn_dmirror_args {
+	int fd;
+	int go[2];
+	struct hmm_dmirror_cmd cmd;
+};
+
+static inline int mmn_dmirror_read_step(void *arg)
+{
+	struct mmn_dmirror_args *a = arg;
+
+	return ioctl(a->fd, HMM_DMIRROR_READ, &a->cmd) ? -errno : (int)a->cmd.cpages;
+}
+
+/*
+ * Reads npages of the victim's memory through test_hmm's dmirror, under the
+ * watchdog: dmirror faults the pages with mmu_interval_read_begin() and
+ * hmm_range_fault() on the victim's mm, so on an mm whose interval tree was
+ * left invalidating it never returns. Checks the victim's byte pattern.
+ * Returns the pages read, -errno, -EBADMSG on wrong data, or MMN_WEDGED.
+ */
+static inline int mmn_dmirror_read(struct mmn_victim *v, size_t npages)
+{
+	struct mmn_dmirror_args a = { .fd = v->dmirror_fd };
+	size_t i;
+	char *buf;
+	int n;
+
+	buf = mmap(NULL, npages << 12, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -errno;
+	a.cmd.addr = v->addr;
+	a.cmd.ptr = (uintptr_t)buf;
+	a.cmd.npages = npages;
+	n = mmn_watchdog(MMN_WATCHDOG_SECS, "HMM_DMIRROR_READ of the victim", mmn_dmirror_read_step,
+			 &a);
+	for (i = 0; n > 0 && i < npages; i++)
+		if (buf[i << 12] != (char)i)
+			n = -EBADMSG;
+	munmap(buf, npages << 12);
+	return n;
+}
+
+struct mmn_close_args {
+	int fd;
+	int go[2];
+};
+
+static inline void mmn_close_parent(void *arg)
+{
+	struct mmn_close_args *a = arg;
+
+	/* Ours goes first, so that the child's close drops the last reference. */
+	close(a->fd);
+	close(a->go[0]);
+	if (write(a->go[1], "g", 1) != 1)
+		perror("write");
+	close(a->go[1]);
+}
+
+static inline int mmn_close_step(void *arg)
+{
+	struct mmn_close_args *a = arg;
+	char go;
+
+	close(a->go[1]);
+	if (read(a->go[0], &go, 1) != 1)
+		return -EPIPE;
+	return close(a->fd) ? -errno : 0;
+}
+
+/*
+ * Closes the victim's dmirror file, whose release removes dmirror's interval
+ * notifier (it waits for the mm's invalidations), under the watchdog.
+ */
+static inline int mmn_dmirror_close(struct mmn_victim *v)
+{
+	struct mmn_close_args a = { .fd = v->dmirror_fd };
+	int rc;
+
+	if (v->dmirror_fd < 0)
+		return 0;
+	v->dmirror_fd = -1;
+	if (pipe(a.go))
+		return -errno;
+	rc = mmn_watchdog_hook(MMN_WATCHDOG_SECS, "close of the dmirror file", mmn_close_step,
+			       &a, mmn_close_parent);
+	return rc;
+}
+
+/* Ends the victim for good: unpark, kill, reap, close its dmirror. Safe to call twice. */
 static inline void mmn_victim_stop(struct mmn_victim *v)
 {
 	if (v->pid > 0) {
@@ -499,6 +830,7 @@ static inline void mmn_victim_stop(struct mmn_victim *v)
 		close(v->pidfd);
 		v->pidfd = -1;
 	}
+	mmn_dmirror_close(v);
 }
 
 /* Writes a string to a (sysfs, cgroupfs, debugfs) file. Returns 0 or -errno. */

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Regression test for today's mm/mmu_notifier.c undo: with policy off, an
- * eagain subscriber refuses the non-blocking start of process_mrelease(2);
- * the core must still call invalidate_range_end on every paired subscriber,
- * before and after it in list order, so that every pair balances.
+ * Regression test for today's mm/mmu_notifier.c undo: with policy raw (no
+ * gate at all), an eagain subscriber refuses the non-blocking start of
+ * process_mrelease(2); the core must still call invalidate_range_end on every
+ * paired subscriber, before and after it in list order, so that every pair
+ * balances.
+ *
+ * Raw is safe here only because the victim's mm never had an interval
+ * notifier (no gate was ever inserted on it): the core then runs no
+ * interval-tree pass that the refusal could leave open (core_repro shows what
+ * happens otherwise). Under stopgap and off the gate refuses first.
  *
  * mmu_notifier_register() adds at the head of the hlist, so attaching
  * P P E P P gives the list order P P E P P (newest first): paired
@@ -50,17 +56,17 @@ FIXTURE_TEARDOWN(undo)
 	mmn_ctl("policy stopgap");
 }
 
-/* P P E P P under policy off: EAGAIN from the core, every paired balanced. */
-TEST_F(undo, paired_around_eagain_policy_off)
+/* P P E P P under policy raw: EAGAIN from the core, every paired balanced. */
+TEST_F(undo, paired_around_eagain_policy_raw)
 {
 	struct mmn_sub subs[8];
 	struct mmn_stats s;
 	int n, i;
 
-	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "off", true));
+	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "raw", true));
 
 	ASSERT_EQ(0, mmn_stats(&s));
-	/* Policy off: no gate, the core alone decided. */
+	/* Policy raw: no gate, the core alone decided. */
 	EXPECT_EQ(0, s.gates);
 	EXPECT_EQ(0, s.refused);
 	n = mmn_subs(subs, 8);
@@ -82,29 +88,44 @@ TEST_F(undo, paired_around_eagain_policy_off)
 	}
 }
 
-/* The same list under policy stopgap: refused by the gate, nobody called. */
-TEST_F(undo, paired_around_eagain_policy_stopgap)
+/*
+ * The same list under policy stopgap (the rule) and off (a refuser's gate):
+ * refused by the gate, nobody called.
+ */
+static void refused_by_the_gate(struct __test_metadata *_metadata, struct mmn_victim *v,
+				const char *policy)
 {
 	struct mmn_totals t;
 	struct mmn_stats s;
 
-	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "stopgap", true));
+	ASSERT_EQ(-EAGAIN, reap_with(v, policy, true));
 	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1, s.gates);
 	EXPECT_GT(s.refused, 0);
-	ASSERT_EQ(0, mmn_totals(NULL, self->v.pid, &t));
+	ASSERT_EQ(0, mmn_totals(NULL, v->pid, &t));
 	EXPECT_EQ(5, t.count);
 	EXPECT_EQ(0, t.starts);
 	EXPECT_EQ(0, t.nonblock);
 	EXPECT_EQ(0, t.ends);
 }
 
-/* One eagain subscriber alone, policy off: it refuses, the core reports EAGAIN. */
-TEST_F(undo, eagain_alone_policy_off)
+TEST_F(undo, paired_around_eagain_policy_stopgap)
+{
+	refused_by_the_gate(_metadata, &self->v, "stopgap");
+}
+
+TEST_F(undo, paired_around_eagain_policy_off)
+{
+	refused_by_the_gate(_metadata, &self->v, "off");
+}
+
+/* One eagain subscriber alone, policy raw: it refuses, the core reports EAGAIN. */
+TEST_F(undo, eagain_alone_policy_raw)
 {
 	struct mmn_sub subs[2];
 	struct mmn_stats s;
 
-	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "off", false));
+	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "raw", false));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(0, s.gates);
 	EXPECT_EQ(0, s.gate_calls);
@@ -118,16 +139,17 @@ TEST_F(undo, eagain_alone_policy_off)
 }
 
 /*
- * One eagain subscriber alone, policy stopgap: it would refuse anyway, so the
- * gate refuses first (a refusal after the gate accepted would leave the
- * core's interval-tree invalidation open for good).
+ * One eagain subscriber alone, policy stopgap or off: it would refuse anyway,
+ * so the gate refuses first (a refusal after the interval-tree pass began
+ * would leave it open for good).
  */
-TEST_F(undo, eagain_alone_policy_stopgap)
+static void eagain_alone_gated(struct __test_metadata *_metadata, struct mmn_victim *v,
+			       const char *policy)
 {
 	struct mmn_sub subs[2];
 	struct mmn_stats s;
 
-	ASSERT_EQ(-EAGAIN, reap_with(&self->v, "stopgap", false));
+	ASSERT_EQ(-EAGAIN, reap_with(v, policy, false));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(1, s.gates);
 	EXPECT_GT(s.refused, 0);
@@ -137,10 +159,23 @@ TEST_F(undo, eagain_alone_policy_stopgap)
 	ASSERT_EQ(0, mmn_ctl("detach %ld", subs[0].id));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(0, s.gates);
-	EXPECT_EQ(0, mmn_mrelease(&self->v));
+	EXPECT_EQ(0, mmn_mrelease(v));
 }
 
-/* Switching the policy removes and re-inserts every live group's gate. */
+TEST_F(undo, eagain_alone_policy_stopgap)
+{
+	eagain_alone_gated(_metadata, &self->v, "stopgap");
+}
+
+TEST_F(undo, eagain_alone_policy_off)
+{
+	eagain_alone_gated(_metadata, &self->v, "off");
+}
+
+/*
+ * Switching the policy removes and re-inserts the gates: every live group's
+ * under stopgap, only a refuser's under off, none under raw.
+ */
 TEST_F(undo, policy_switch_moves_gates)
 {
 	struct mmn_victim w;
@@ -159,6 +194,19 @@ TEST_F(undo, policy_switch_moves_gates)
 	/* A group created under off has no gate either. */
 	ASSERT_EQ(0, mmn_ctl("detach all"));
 	ASSERT_EQ(0, mmn_ctl("attach %d 2", self->v.pid));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(0, s.gates);
+	/* A refuser under off brings a gate; raw takes it away. */
+	ASSERT_EQ(0, mmn_ctl("attach %d 1 eagain", w.pid));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1, s.gates);
+	ASSERT_EQ(0, mmn_ctl("policy raw"));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(0, s.gates);
+	ASSERT_EQ(0, mmn_ctl("policy off"));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1, s.gates);
+	ASSERT_EQ(0, mmn_ctl("detach pid %d", w.pid));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(0, s.gates);
 	/* Back to stopgap: the gate returns and refuses again. */

@@ -8,6 +8,12 @@
  *
  * MMN_STORM_COMMANDS (default 10000) sets the total; `make check` runs a
  * shorter storm, `make check-debug` the full one.
+ *
+ * The storm never writes "policy raw" (no word forms it): raw is the one
+ * policy documented to wedge a stock kernel, and core_repro covers it. With
+ * eagain subscribers, policy switches and refused reaps in the mix, the storm
+ * is also a never-wedge test: a blocked writer would trip the hung-task
+ * detector and fail the run.
  */
 #include "mmn_stopgap.h"
 #include <sys/prctl.h>
