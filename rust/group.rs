@@ -126,9 +126,7 @@ impl Shared {
 
     /// Sets the policy back to `old` unless another switch changed it since it became `new`.
     fn restore_policy(&self, new: Policy, old: Policy) {
-        let _ = self
-            .policy
-            .cmpxchg(policy_to(new), policy_to(old), Relaxed);
+        let _ = self.policy.cmpxchg(policy_to(new), policy_to(old), Relaxed);
     }
 
     /// Zeroes the gate counters (`warned` records a one-time event and is kept, and `gates`
@@ -470,7 +468,8 @@ impl Registry {
     /// allocations, plus their slots in the registry's two vectors. (Spare capacity is not
     /// counted, so that a failed `attach` that grew a vector leaves this unchanged.)
     pub(crate) fn bytes(&self) -> usize {
-        let vectors = self.slots.len() * size_of::<Slot>() + self.entries.len() * size_of::<Entry>();
+        let vectors =
+            self.slots.len() * size_of::<Slot>() + self.entries.len() * size_of::<Entry>();
         let groups: usize = self.slots.iter().map(|s| s.group.bytes()).sum();
         let subscribers: usize = self.entries.iter().map(|e| e.subscriber.bytes()).sum();
         vectors + groups + subscribers
@@ -496,8 +495,7 @@ impl Registry {
         let count = usize::try_from(count).map_err(|_| EINVAL)?;
         let existing = self.slots.iter().position(|s| s.group.is_on(mm));
         let in_group = existing.map_or(0, |i| self.slots[i].members);
-        if in_group + count > MAX_PER_MM || self.entries.len() + self.pending + count > MAX_TOTAL
-        {
+        if in_group + count > MAX_PER_MM || self.entries.len() + self.pending + count > MAX_TOTAL {
             return Err(ENOSPC);
         }
         // INVARIANT: room to list every reserved subscriber, so that listing cannot fail.

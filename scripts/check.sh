@@ -132,6 +132,7 @@ if [[ "$runner" == vng ]]; then
 	: >"$out/results.log"
 	PATH="$vng_bin:$PATH" timeout -k 10 "$guest_timeout" vng --verbose --run "$kdir" \
 		--disable-kvm --force-9p --cpus 2 --memory 1G --rwdir "$out" --append "$append" \
+		--qemu-opts="-cpu ${MMN_QEMU_CPU:-$MMN_TCG_CPU}" \
 		--exec "$MMN_ROOT/scripts/guest/vng-check.sh $MMN_ROOT/mmn_stopgap.ko $out/selftests $out/results.log" \
 		>"$out/console.log" 2>&1 || true
 	grep -E '^(ok|not ok|MMN-TEST)' "$out/results.log" | sed 's/^/  /' || true

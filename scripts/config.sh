@@ -19,5 +19,9 @@ KMAKE_FLAGS=(LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 	     BINDGEN="${BINDGEN}" CLIPPY_DRIVER=/usr/bin/clippy-driver
 	     RUSTFMT=/usr/bin/rustfmt)
 
+# The QEMU CPU model of every TCG guest (initramfs, debug, bench and vng
+# runners): 5-level paging off, see scripts/qemu-run.sh.
+MMN_TCG_CPU="max,la57=off"
+
 log() { printf '[mmn] %s\n' "$*" >&2; }
 die() { printf '[mmn] error: %s\n' "$*" >&2; exit 1; }

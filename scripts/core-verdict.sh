@@ -25,19 +25,19 @@ expect() { # expect DESCRIPTION COMMAND...: the command must succeed
 	shift
 	if "$@"; then echo "ok - $kind: $what"; else echo "not ok - $kind: $what"; rc=1; fi
 }
-line=$(tr -d '\r' <"$results" | grep -E '^(not )?ok [0-9]+ raw_core_wedge' || true)
+line=$(tr -d '\r' <"$results" | grep -E '^(not )?ok [0-9]+ (global\.)?raw_core_wedge' || true)
 echo "# $kind: ${line:-no result line}"
 splats=$("$dir/splat-check.sh" "$console" || true)
 hung=$(grep -c 'blocked for more than' <<<"$splats" || true)
 other=$(grep -vE 'blocked for more than|Call Trace:|hung_task' <<<"$splats" | grep -c . || true)
 if [[ "$kind" == stock ]]; then
 	expect "the reproducer wedges both mms and reports the known core bug (XFAIL)" \
-		grep -qE '^ok [0-9]+ raw_core_wedge # XFAIL known core bug' <<<"$line"
+		grep -qE '^ok [0-9]+ (global\.)?raw_core_wedge # XFAIL known core bug' <<<"$line"
 	expect "the hung-task detector reports the blocked tasks ($hung report(s))" \
 		test "$hung" -gt 0
 else
 	expect "the reproducer passes: nothing wedges" \
-		grep -qE '^ok [0-9]+ raw_core_wedge$' <<<"$line"
+		grep -qE '^ok [0-9]+ (global\.)?raw_core_wedge$' <<<"$line"
 	expect "no hung task" test "$hung" -eq 0
 fi
 expect "no other splat in the kernel log" test "$other" -eq 0

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include "lib/test_hmm_uapi.h"
 
@@ -125,17 +126,31 @@ static inline void mmn_proc_line(pid_t pid, const char *file, const char *key, c
 	snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
 }
 
+/* Reports a step still blocked in task pid after secs seconds; returns MMN_WEDGED. */
+static inline int mmn_wedged(const char *what, int secs, pid_t pid)
+{
+	char state[64], wchan[64];
+
+	mmn_proc_line(pid, "status", "State:", state, sizeof(state));
+	mmn_proc_line(pid, "wchan", NULL, wchan, sizeof(wchan));
+	fprintf(stderr, "# WEDGED: %s: still blocked after %d s (pid %d, %s, wchan %s)\n",
+		what, secs, pid, state, wchan);
+	mmn_wedged_steps++;
+	return MMN_WEDGED;
+}
+
 /*
- * Runs fn(arg) in a child and returns its int result, or MMN_WEDGED if the
- * child is still running after secs seconds (what names the step in the
+ * Runs fn(arg) in a forked child and returns its int result, or MMN_WEDGED if
+ * the child is still running after secs seconds (what names the step in the
  * report). in_parent(arg), if given, runs in the parent right after the fork.
+ * The fork copies the caller's page tables, an invalidation of its own mm:
+ * control writes and file reads use mmn_step() instead.
  */
 static inline int mmn_watchdog_hook(int secs, const char *what, int (*fn)(void *), void *arg,
 				    void (*in_parent)(void *))
 {
 	struct pollfd pfd;
 	int pipefd[2], res = MMN_WEDGED;
-	char state[64], wchan[64];
 	pid_t pid;
 
 	if (pipe(pipefd))
@@ -165,12 +180,7 @@ static inline int mmn_watchdog_hook(int secs, const char *what, int (*fn)(void *
 		return res;
 	}
 	close(pipefd[0]);
-	mmn_proc_line(pid, "status", "State:", state, sizeof(state));
-	mmn_proc_line(pid, "wchan", NULL, wchan, sizeof(wchan));
-	fprintf(stderr, "# WEDGED: %s: still blocked after %d s (pid %d, %s, wchan %s)\n",
-		what, secs, pid, state, wchan);
-	mmn_wedged_steps++;
-	return MMN_WEDGED;
+	return mmn_wedged(what, secs, pid);
 }
 
 /*
@@ -183,49 +193,6 @@ static inline int mmn_watchdog(int secs, const char *what, int (*fn)(void *), vo
 	return mmn_watchdog_hook(secs, what, fn, arg, NULL);
 }
 
-struct mmn_write_args {
-	const char *buf;
-	size_t len;
-};
-
-static inline int mmn_write_step(void *arg)
-{
-	struct mmn_write_args *a = arg;
-
-	return mmn_write_raw(a->buf, a->len);
-}
-
-/* One control write under a watchdog of secs seconds. */
-static inline int mmn_write_wd(int secs, const void *buf, size_t len)
-{
-	struct mmn_write_args a = { buf, len };
-	char what[160];
-
-	snprintf(what, sizeof(what), "control write \"%.*s\"", (int)(len < 100 ? len : 100),
-		 (const char *)buf);
-	return mmn_watchdog(secs, what, mmn_write_step, &a);
-}
-
-/* printf-style command under a watchdog of secs seconds, without a trailing newline. */
-static inline __attribute__((format(printf, 2, 3))) int mmn_ctl_wd(int secs, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return -E2BIG;
-	return mmn_write_wd(secs, buf, n);
-}
-
-/*
- * printf-style command, written without a trailing newline, under the
- * default watchdog. Returns 0, -errno, or MMN_WEDGED.
- */
-#define mmn_ctl(...) mmn_ctl_wd(MMN_WATCHDOG_SECS, __VA_ARGS__)
 
 /* Reads a whole file into buf (NUL-terminated). Returns length or -errno. */
 static inline ssize_t mmn_read_raw(const char *path, char *buf, size_t size)
@@ -249,41 +216,184 @@ static inline ssize_t mmn_read_raw(const char *path, char *buf, size_t size)
 	return len;
 }
 
-struct mmn_read_args {
-	const char *path;
-	char *buf;
-	size_t size;
-};
+/*
+ * Control writes and file reads run in a child spawned from this very binary
+ * (posix_spawn of /proc/self/exe: vfork and exec, no copy of the caller's
+ * page tables, so no invalidation of the caller's mm that a subscriber
+ * attached to it would count). The child finds its step in its environment
+ * (MMN_STEP_OP, MMN_STEP_ARG in hex), does it in this constructor before the
+ * harness's main() runs, and reports on stdout: the int result, then, for a
+ * read, the file's contents.
+ */
+#define MMN_STEP_MAX	(256 * 1024)
 
-static inline int mmn_read_step(void *arg)
+extern char **environ;
+
+static inline int mmn_unhex(const char *hex, char *out, size_t size)
 {
-	struct mmn_read_args *a = arg;
+	size_t n = 0;
 
-	return (int)mmn_read_raw(a->path, a->buf, a->size);
+	for (; hex[0] && hex[1] && n + 1 < size; hex += 2)
+		out[n++] = (char)((hex[0] - 'a') << 4 | (hex[1] - 'a'));
+	out[n] = '\0';
+	return (int)n;
+}
+
+static void __attribute__((constructor)) mmn_step_main(void)
+{
+	const char *op = getenv("MMN_STEP_OP"), *hex = getenv("MMN_STEP_ARG");
+	static char arg[2048], data[MMN_STEP_MAX];
+	int len, res;
+	ssize_t n = 0;
+
+	if (!op || !hex)
+		return;
+	len = mmn_unhex(hex, arg, sizeof(arg));
+	if (!strcmp(op, "write")) {
+		res = mmn_write_raw(arg, len);
+	} else {
+		n = mmn_read_raw(arg, data, sizeof(data));
+		res = (int)n;
+	}
+	if (write(1, &res, sizeof(res)) != sizeof(res))
+		_exit(1);
+	if (n > 0 && write(1, data, n) != n)
+		_exit(1);
+	_exit(0);
 }
 
 /*
+ * Runs one step (op "write": arg is the command; op "read": arg is the path,
+ * the contents land in out) in a spawned child, at most secs seconds. Returns
+ * the step's result, -errno, or MMN_WEDGED.
+ */
+static inline int mmn_step(int secs, const char *what, const char *op, const void *arg,
+			   size_t len, char *out, size_t outsize)
+{
+	char hexenv[2 * 2047 + 16], openv[32], *argv[] = { "mmn_step", NULL }, **envp, *data;
+	posix_spawn_file_actions_t fa;
+	size_t got = 0, i, nenv;
+	double end = mmn_now() + secs;
+	int pipefd[2], res, err;
+	struct pollfd pfd;
+	pid_t pid;
+
+	if (len > 2047)
+		return -E2BIG;
+	snprintf(openv, sizeof(openv), "MMN_STEP_OP=%s", op);
+	strcpy(hexenv, "MMN_STEP_ARG=");
+	for (i = 0; i < len; i++) {
+		hexenv[13 + 2 * i] = 'a' + (((const unsigned char *)arg)[i] >> 4);
+		hexenv[14 + 2 * i] = 'a' + (((const unsigned char *)arg)[i] & 15);
+	}
+	hexenv[13 + 2 * len] = '\0';
+	for (nenv = 0; environ[nenv]; nenv++)
+		;
+	envp = calloc(nenv + 3, sizeof(*envp));
+	if (!envp)
+		return -ENOMEM;
+	memcpy(envp, environ, nenv * sizeof(*envp));
+	envp[nenv] = openv;
+	envp[nenv + 1] = hexenv;
+	if (pipe(pipefd)) {
+		free(envp);
+		return -errno;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	close(pipefd[1]);
+	if (err) {
+		close(pipefd[0]);
+		return -err;
+	}
+	data = malloc(MMN_STEP_MAX + sizeof(int));
+	if (!data) {
+		close(pipefd[0]);
+		waitpid(pid, NULL, 0);
+		return -ENOMEM;
+	}
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		int left = (int)((end - mmn_now()) * 1000);
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, left) != 1) {
+			close(pipefd[0]);
+			free(data);
+			return mmn_wedged(what, secs, pid);
+		}
+		n = read(pipefd[0], data + got, MMN_STEP_MAX + sizeof(int) - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(pipefd[0]);
+	waitpid(pid, NULL, 0);
+	if (got < sizeof(int)) {
+		free(data);
+		return -EIO;
+	}
+	memcpy(&res, data, sizeof(res));
+	if (out && res >= 0) {
+		size_t n = got - sizeof(int) < outsize - 1 ? got - sizeof(int) : outsize - 1;
+
+		memcpy(out, data + sizeof(int), n);
+		out[n] = '\0';
+		res = (int)n;
+	}
+	free(data);
+	return res;
+}
+
+/* One control write under a watchdog of secs seconds. */
+static inline int mmn_write_wd(int secs, const void *buf, size_t len)
+{
+	char what[160];
+
+	snprintf(what, sizeof(what), "control write \"%.*s\"", (int)(len < 100 ? len : 100),
+		 (const char *)buf);
+	return mmn_step(secs, what, "write", buf, len, NULL, 0);
+}
+
+/* printf-style command under a watchdog of secs seconds, without a trailing newline. */
+static inline __attribute__((format(printf, 2, 3))) int mmn_ctl_wd(int secs, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -E2BIG;
+	return mmn_write_wd(secs, buf, n);
+}
+
+/*
+ * printf-style command, written without a trailing newline, under the
+ * default watchdog. Returns 0, -errno, or MMN_WEDGED.
+ */
+#define mmn_ctl(...) mmn_ctl_wd(MMN_WATCHDOG_SECS, __VA_ARGS__)
+
+/*
  * Reads a whole file into buf (NUL-terminated). Returns length, -errno, or
- * MMN_WEDGED: the module's files are read under the watchdog (into memory
- * shared with the child), other files directly.
+ * MMN_WEDGED: the module's files are read under the watchdog, other files
+ * directly.
  */
 static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
 {
-	struct mmn_read_args a = { path, NULL, size };
 	char what[128];
-	ssize_t n;
 
 	if (strncmp(path, MMN_DIR "/", strlen(MMN_DIR "/")))
 		return mmn_read_raw(path, buf, size);
-	a.buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (a.buf == MAP_FAILED)
-		return -errno;
-	snprintf(what, sizeof(what), "read of %s", path);
-	n = mmn_watchdog(MMN_WATCHDOG_SECS, what, mmn_read_step, &a);
-	if (n >= 0)
-		memcpy(buf, a.buf, n + 1);
-	munmap(a.buf, size);
-	return n;
+	snprintf(what, sizeof(what), "read of %.100s", path);
+	return mmn_step(MMN_WATCHDOG_SECS, what, "read", path, strlen(path), buf, size);
 }
 
 struct mmn_stats {

@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make boot-soak: boots each project kernel N times with the runner's own
+# arguments (the probe job: load and unload the module) and counts the boots
+# whose kernel log has a splat (scripts/splat-check.sh). A boot-time splat
+# would make every runner a coin toss; the soak proves there is none.
+#
+# Prints one line per kernel, "KERNEL: R of N boots with a report (T s)",
+# and fails if any boot had one (unless --expect-reports, to measure a
+# known-bad setting such as --cpu max).
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+source "$(dirname "$0")/stages.sh"
+
+usage() {
+	cat <<USAGE
+usage: $0 [--boots N] [--kernels test,debug,bench,vng] [--cpu MODEL] [--expect-reports]
+  N defaults to 20 (MMN_SOAK_BOOTS), the kernels to all four, the CPU model
+  to the runners' ($MMN_TCG_CPU). Kernels are built first if missing.
+USAGE
+}
+
+boots=${MMN_SOAK_BOOTS:-20}
+kernels=test,debug,bench,vng
+cpu=$MMN_TCG_CPU
+expect_reports=0
+while (( $# )); do
+	case "$1" in
+	--boots) boots="$2"; shift 2 ;;
+	--kernels) kernels="$2"; shift 2 ;;
+	--cpu) cpu="$2"; shift 2 ;;
+	--expect-reports) expect_reports=1; shift ;;
+	--help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+export MMN_QEMU_CPU="$cpu"
+
+"$MMN_ROOT/scripts/setup.sh"
+sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
+out=$(run_dir boot-soak)
+total=0
+t_all=$(date +%s)
+for k in ${kernels//,/ }; do
+	case "$k" in
+	test) frags=() ;;
+	debug|bench|vng) frags=(--name "$k" --fragment "$sel/config" --fragment "$sel/config.$k") ;;
+	*) die "unknown kernel $k (test, debug, bench, vng)" ;;
+	esac
+	kdir=$(kernel_dir "${frags[@]}")
+	build_module "$kdir"
+	dir="$out/$k"
+	mkdir -p "$dir"
+	build_initramfs "$dir/initramfs.cpio" "$kdir"
+	[[ "$k" == vng ]] && vng_bin=$("$MMN_ROOT/scripts/setup-vng.sh")
+	bad=0
+	t0=$(date +%s)
+	for i in $(seq 1 "$boots"); do
+		log="$dir/boot-$i.log"
+		rc=0
+		if [[ "$k" == vng ]]; then
+			# The vng runner's own command (scripts/check.sh RUNNER=vng).
+			PATH="$vng_bin:$PATH" timeout -k 10 300 vng --run "$kdir" --disable-kvm \
+				--force-9p --cpus 2 --memory 1G --qemu-opts="-cpu $cpu" \
+				--exec "insmod $MMN_ROOT/mmn_stopgap.ko && rmmod mmn_stopgap" \
+				>"$log" 2>&1 || rc=$?
+		else
+			"$MMN_ROOT/scripts/qemu-run.sh" --kernel "$kdir/arch/x86/boot/bzImage" \
+				--initrd "$dir/initramfs.cpio" --mode probe --timeout 300 --quiet \
+				--log "$log" --results "$dir/boot-$i.results" || rc=$?
+		fi
+		if ! "$MMN_ROOT/scripts/splat-check.sh" "$log" >"$dir/boot-$i.splat"; then
+			bad=$((bad + 1))
+			log "soak: $k boot $i: $(head -1 "$dir/boot-$i.splat")"
+		elif (( rc != 0 )); then
+			bad=$((bad + 1))
+			log "soak: $k boot $i: the probe job failed (exit $rc), see $log"
+		fi
+	done
+	secs=$(( $(date +%s) - t0 ))
+	echo "$k ($(basename "$kdir"), -cpu $cpu): $bad of $boots boots with a report (${secs} s)"
+	total=$((total + bad))
+done
+log "soak: $(( $(date +%s) - t_all )) s in all; logs in $out"
+if (( expect_reports )); then
+	exit 0
+fi
+(( total == 0 ))
