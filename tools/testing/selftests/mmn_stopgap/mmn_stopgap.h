@@ -27,7 +27,6 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include "lib/test_hmm_uapi.h"
 
@@ -217,13 +216,14 @@ static inline ssize_t mmn_read_raw(const char *path, char *buf, size_t size)
 }
 
 /*
- * Control writes and file reads run in a child spawned from this very binary
- * (posix_spawn of /proc/self/exe: vfork and exec, no copy of the caller's
- * page tables, so no invalidation of the caller's mm that a subscriber
- * attached to it would count). The child finds its step in its environment
- * (MMN_STEP_OP, MMN_STEP_ARG in hex), does it in this constructor before the
- * harness's main() runs, and reports on stdout: the int result, then, for a
- * read, the file's contents.
+ * Control writes and file reads run in a child that re-executes this very
+ * binary: vfork() and execve() of /proc/self/exe, which neither copies the
+ * caller's page tables nor maps or unmaps anything in its address space, so
+ * a subscriber attached to the caller's own mm counts no invalidation for
+ * it. The child finds its step in its environment (MMN_STEP_OP,
+ * MMN_STEP_ARG in hex), does it in this constructor before the harness's
+ * main() runs, and reports on stdout: the int result, then, for a read, the
+ * file's contents.
  */
 #define MMN_STEP_MAX	(256 * 1024)
 
@@ -262,20 +262,42 @@ static void __attribute__((constructor)) mmn_step_main(void)
 	_exit(0);
 }
 
+/* Reads up to size bytes from fd until EOF or end (mmn_now()); -ETIMEDOUT at end. */
+static inline ssize_t mmn_read_until(int fd, void *buf, size_t size, double end)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+
+	while (got < size) {
+		int left = (int)((end - mmn_now()) * 1000);
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, left) != 1)
+			return -ETIMEDOUT;
+		n = read(fd, (char *)buf + got, size - got);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
 /*
  * Runs one step (op "write": arg is the command; op "read": arg is the path,
- * the contents land in out) in a spawned child, at most secs seconds. Returns
- * the step's result, -errno, or MMN_WEDGED.
+ * the contents land in out, NUL-terminated) in a re-executed child, at most
+ * secs seconds. Returns the step's result (for a read, the length), -errno,
+ * or MMN_WEDGED.
  */
 static inline int mmn_step(int secs, const char *what, const char *op, const void *arg,
 			   size_t len, char *out, size_t outsize)
 {
-	char hexenv[2 * 2047 + 16], openv[32], *argv[] = { "mmn_step", NULL }, **envp, *data;
-	posix_spawn_file_actions_t fa;
-	size_t got = 0, i, nenv;
+	char hexenv[2 * 2047 + 16], openv[32], *argv[] = { "mmn_step", NULL };
 	double end = mmn_now() + secs;
-	int pipefd[2], res, err;
-	struct pollfd pfd;
+	int pipefd[2], res;
+	size_t i, nenv;
+	ssize_t n;
 	pid_t pid;
 
 	if (len > 2047)
@@ -289,64 +311,45 @@ static inline int mmn_step(int secs, const char *what, const char *op, const voi
 	hexenv[13 + 2 * len] = '\0';
 	for (nenv = 0; environ[nenv]; nenv++)
 		;
-	envp = calloc(nenv + 3, sizeof(*envp));
-	if (!envp)
-		return -ENOMEM;
-	memcpy(envp, environ, nenv * sizeof(*envp));
-	envp[nenv] = openv;
-	envp[nenv + 1] = hexenv;
-	if (pipe(pipefd)) {
-		free(envp);
-		return -errno;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-	err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	free(envp);
-	close(pipefd[1]);
-	if (err) {
-		close(pipefd[0]);
-		return -err;
-	}
-	data = malloc(MMN_STEP_MAX + sizeof(int));
-	if (!data) {
-		close(pipefd[0]);
-		waitpid(pid, NULL, 0);
-		return -ENOMEM;
-	}
-	pfd.fd = pipefd[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		int left = (int)((end - mmn_now()) * 1000);
-		ssize_t n;
+	{
+		char *envp[nenv + 3];
 
-		if (left <= 0 || poll(&pfd, 1, left) != 1) {
-			close(pipefd[0]);
-			free(data);
-			return mmn_wedged(what, secs, pid);
+		memcpy(envp, environ, nenv * sizeof(*envp));
+		envp[nenv] = openv;
+		envp[nenv + 1] = hexenv;
+		envp[nenv + 2] = NULL;
+		if (pipe2(pipefd, O_CLOEXEC))
+			return -errno;
+		pid = vfork();
+		if (pid == 0) {
+			/* Only syscalls until execve: the parent's memory is ours. */
+			dup2(pipefd[1], 1);
+			execve("/proc/self/exe", argv, envp);
+			_exit(127);
 		}
-		n = read(pipefd[0], data + got, MMN_STEP_MAX + sizeof(int) - got);
-		if (n <= 0)
-			break;
-		got += n;
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return -ENOMEM;
+	}
+	n = mmn_read_until(pipefd[0], &res, sizeof(res), end);
+	if (n == sizeof(res) && out) {
+		ssize_t m = res < 0 ? 0 : mmn_read_until(pipefd[0], out, outsize - 1, end);
+
+		if (m >= 0) {
+			out[m] = '\0';
+			res = res < 0 ? res : (int)m;
+		} else {
+			n = m;
+		}
 	}
 	close(pipefd[0]);
+	if (n == -ETIMEDOUT)
+		return mmn_wedged(what, secs, pid);
 	waitpid(pid, NULL, 0);
-	if (got < sizeof(int)) {
-		free(data);
-		return -EIO;
-	}
-	memcpy(&res, data, sizeof(res));
-	if (out && res >= 0) {
-		size_t n = got - sizeof(int) < outsize - 1 ? got - sizeof(int) : outsize - 1;
-
-		memcpy(out, data + sizeof(int), n);
-		out[n] = '\0';
-		res = (int)n;
-	}
-	free(data);
+	if (n != sizeof(res))
+		return n < 0 ? (int)n : -EIO;
 	return res;
 }
 
