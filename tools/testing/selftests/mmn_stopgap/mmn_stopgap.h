@@ -97,6 +97,8 @@ static inline int mmn_write_raw(const void *buf, size_t len)
  */
 #define MMN_WATCHDOG_SECS	20
 #define MMN_WEDGED		(-100000)
+/* The buffer of a watched read: room for the subscribers file at 1024 subscribers. */
+#define MMN_MAX_STEP_READ	(256 * 1024)
 
 /* Steps found wedged by this process (a fixture teardown skips what would block again). */
 static int mmn_wedged_steps;
@@ -216,140 +218,118 @@ static inline ssize_t mmn_read_raw(const char *path, char *buf, size_t size)
 }
 
 /*
- * Control writes and file reads run in a child that re-executes this very
- * binary: vfork() and execve() of /proc/self/exe, which neither copies the
- * caller's page tables nor maps or unmaps anything in its address space, so
- * a subscriber attached to the caller's own mm counts no invalidation for
- * it. The child finds its step in its environment (MMN_STEP_OP,
- * MMN_STEP_ARG in hex), does it in this constructor before the harness's
- * main() runs, and reports on stdout: the int result, then, for a read, the
- * file's contents.
+ * Control writes and file reads run in a thread of their own, which the
+ * caller waits for at most secs seconds: unlike a forked child, a thread
+ * neither copies the caller's page tables nor changes its mappings (its stack
+ * comes from glibc's cache, the buffers below are never freed), so a
+ * subscriber attached to the caller's own mm counts no invalidation for it.
+ * A step that blocks is abandoned with its context: its thread may still
+ * finish one day, into memory nobody else uses.
  */
-#define MMN_STEP_MAX	(256 * 1024)
+struct mmn_step_ctx {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done, abandoned;
+	int res;
+	pid_t tid;
+	bool read;
+	size_t len, size;
+	char arg[2048];
+	char buf[];
+};
 
-extern char **environ;
+/* Each calling thread's context, reused from one step to the next. */
+static __thread struct mmn_step_ctx *mmn_step_cache;
 
-static inline int mmn_unhex(const char *hex, char *out, size_t size)
+static void *mmn_step_thread(void *p)
 {
-	size_t n = 0;
+	struct mmn_step_ctx *c = p;
+	bool abandoned;
+	int res;
 
-	for (; hex[0] && hex[1] && n + 1 < size; hex += 2)
-		out[n++] = (char)((hex[0] - 'a') << 4 | (hex[1] - 'a'));
-	out[n] = '\0';
-	return (int)n;
-}
-
-static void __attribute__((constructor)) mmn_step_main(void)
-{
-	const char *op = getenv("MMN_STEP_OP"), *hex = getenv("MMN_STEP_ARG");
-	static char arg[2048], data[MMN_STEP_MAX];
-	int len, res;
-	ssize_t n = 0;
-
-	if (!op || !hex)
-		return;
-	len = mmn_unhex(hex, arg, sizeof(arg));
-	if (!strcmp(op, "write")) {
-		res = mmn_write_raw(arg, len);
-	} else {
-		n = mmn_read_raw(arg, data, sizeof(data));
-		res = (int)n;
-	}
-	if (write(1, &res, sizeof(res)) != sizeof(res))
-		_exit(1);
-	if (n > 0 && write(1, data, n) != n)
-		_exit(1);
-	_exit(0);
-}
-
-/* Reads up to size bytes from fd until EOF or end (mmn_now()); -ETIMEDOUT at end. */
-static inline ssize_t mmn_read_until(int fd, void *buf, size_t size, double end)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t got = 0;
-
-	while (got < size) {
-		int left = (int)((end - mmn_now()) * 1000);
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, left) != 1)
-			return -ETIMEDOUT;
-		n = read(fd, (char *)buf + got, size - got);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += n;
-	}
-	return got;
+	pthread_mutex_lock(&c->lock);
+	c->tid = (pid_t)syscall(SYS_gettid);
+	pthread_mutex_unlock(&c->lock);
+	if (c->read)
+		res = (int)mmn_read_raw(c->arg, c->buf, c->size);
+	else
+		res = mmn_write_raw(c->arg, c->len);
+	pthread_mutex_lock(&c->lock);
+	c->res = res;
+	c->done = true;
+	abandoned = c->abandoned;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (abandoned)
+		free(c);
+	return NULL;
 }
 
 /*
- * Runs one step (op "write": arg is the command; op "read": arg is the path,
- * the contents land in out, NUL-terminated) in a re-executed child, at most
- * secs seconds. Returns the step's result (for a read, the length), -errno,
- * or MMN_WEDGED.
+ * Runs one step (a control write of arg, or with out a read of the file
+ * named by arg into out, NUL-terminated) in a thread, at most secs seconds.
+ * Returns the step's result (for a read, the length), -errno, or MMN_WEDGED.
  */
-static inline int mmn_step(int secs, const char *what, const char *op, const void *arg,
-			   size_t len, char *out, size_t outsize)
+static inline int mmn_step(int secs, const char *what, const void *arg, size_t len, char *out,
+			   size_t outsize)
 {
-	char hexenv[2 * 2047 + 16], openv[32], *argv[] = { "mmn_step", NULL };
-	double end = mmn_now() + secs;
-	int pipefd[2], res;
-	size_t i, nenv;
-	ssize_t n;
-	pid_t pid;
+	struct mmn_step_ctx *c = mmn_step_cache;
+	size_t size = out ? outsize : 1;
+	pthread_condattr_t ca;
+	struct timespec ts;
+	pthread_t t;
+	int err, res;
 
-	if (len > 2047)
+	if (len >= sizeof(c->arg))
 		return -E2BIG;
-	snprintf(openv, sizeof(openv), "MMN_STEP_OP=%s", op);
-	strcpy(hexenv, "MMN_STEP_ARG=");
-	for (i = 0; i < len; i++) {
-		hexenv[13 + 2 * i] = 'a' + (((const unsigned char *)arg)[i] >> 4);
-		hexenv[14 + 2 * i] = 'a' + (((const unsigned char *)arg)[i] & 15);
+	if (!c || c->size < size) {
+		free(c);
+		c = calloc(1, sizeof(*c) + (size < MMN_MAX_STEP_READ ? MMN_MAX_STEP_READ : size));
+		if (!c)
+			return -ENOMEM;
+		c->size = size < MMN_MAX_STEP_READ ? MMN_MAX_STEP_READ : size;
+		pthread_mutex_init(&c->lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->cond, &ca);
+		pthread_condattr_destroy(&ca);
+		mmn_step_cache = c;
 	}
-	hexenv[13 + 2 * len] = '\0';
-	for (nenv = 0; environ[nenv]; nenv++)
-		;
-	{
-		char *envp[nenv + 3];
+	c->done = false;
+	c->abandoned = false;
+	c->tid = 0;
+	c->read = out != NULL;
+	c->len = len;
+	memcpy(c->arg, arg, len);
+	c->arg[len] = '\0';
+	err = pthread_create(&t, NULL, mmn_step_thread, c);
+	if (err)
+		return -err;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += secs;
+	pthread_mutex_lock(&c->lock);
+	while (!c->done)
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
+			break;
+	if (!c->done) {
+		pid_t tid = c->tid;
 
-		memcpy(envp, environ, nenv * sizeof(*envp));
-		envp[nenv] = openv;
-		envp[nenv + 1] = hexenv;
-		envp[nenv + 2] = NULL;
-		if (pipe2(pipefd, O_CLOEXEC))
-			return -errno;
-		pid = vfork();
-		if (pid == 0) {
-			/* Only syscalls until execve: the parent's memory is ours. */
-			dup2(pipefd[1], 1);
-			execve("/proc/self/exe", argv, envp);
-			_exit(127);
-		}
+		/* Abandoned: the thread frees the context if it ever finishes. */
+		c->abandoned = true;
+		mmn_step_cache = NULL;
+		pthread_mutex_unlock(&c->lock);
+		pthread_detach(t);
+		return mmn_wedged(what, secs, tid);
 	}
-	close(pipefd[1]);
-	if (pid < 0) {
-		close(pipefd[0]);
-		return -ENOMEM;
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(t, NULL);
+	res = c->res;
+	if (out && res >= 0) {
+		if ((size_t)res > outsize - 1)
+			res = (int)outsize - 1;
+		memcpy(out, c->buf, res);
+		out[res] = '\0';
 	}
-	n = mmn_read_until(pipefd[0], &res, sizeof(res), end);
-	if (n == sizeof(res) && out) {
-		ssize_t m = res < 0 ? 0 : mmn_read_until(pipefd[0], out, outsize - 1, end);
-
-		if (m >= 0) {
-			out[m] = '\0';
-			res = res < 0 ? res : (int)m;
-		} else {
-			n = m;
-		}
-	}
-	close(pipefd[0]);
-	if (n == -ETIMEDOUT)
-		return mmn_wedged(what, secs, pid);
-	waitpid(pid, NULL, 0);
-	if (n != sizeof(res))
-		return n < 0 ? (int)n : -EIO;
 	return res;
 }
 
@@ -360,7 +340,7 @@ static inline int mmn_write_wd(int secs, const void *buf, size_t len)
 
 	snprintf(what, sizeof(what), "control write \"%.*s\"", (int)(len < 100 ? len : 100),
 		 (const char *)buf);
-	return mmn_step(secs, what, "write", buf, len, NULL, 0);
+	return mmn_step(secs, what, buf, len, NULL, 0);
 }
 
 /* printf-style command under a watchdog of secs seconds, without a trailing newline. */
@@ -396,7 +376,7 @@ static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
 	if (strncmp(path, MMN_DIR "/", strlen(MMN_DIR "/")))
 		return mmn_read_raw(path, buf, size);
 	snprintf(what, sizeof(what), "read of %.100s", path);
-	return mmn_step(MMN_WATCHDOG_SECS, what, "read", path, strlen(path), buf, size);
+	return mmn_step(MMN_WATCHDOG_SECS, what, path, strlen(path), buf, size);
 }
 
 struct mmn_stats {
