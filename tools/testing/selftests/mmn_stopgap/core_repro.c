@@ -32,7 +32,7 @@
 /* Long enough for any healthy step under TCG, short enough to stay under the hung-task timeout. */
 #define WD		5
 
-#define CTL(...) mmn_ctl_wd(WD, __VA_ARGS__)
+#define CTL(...) mmn_ctl_fork(WD, __VA_ARGS__)
 
 #ifndef O_NONBLOCK
 #define O_NONBLOCK 04000

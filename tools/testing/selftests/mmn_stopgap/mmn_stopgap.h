@@ -218,118 +218,124 @@ static inline ssize_t mmn_read_raw(const char *path, char *buf, size_t size)
 }
 
 /*
- * Control writes and file reads run in a thread of their own, which the
- * caller waits for at most secs seconds: unlike a forked child, a thread
- * neither copies the caller's page tables nor changes its mappings (its stack
- * comes from glibc's cache, the buffers below are never freed), so a
- * subscriber attached to the caller's own mm counts no invalidation for it.
- * A step that blocks is abandoned with its context: its thread may still
- * finish one day, into memory nobody else uses.
+ * Control writes and file reads run in a worker thread, which the caller
+ * waits for at most secs seconds. Unlike a forked child, a thread neither
+ * copies the caller's page tables nor, once started, changes its mappings
+ * (each calling thread keeps its worker and buffers for good), so a
+ * subscriber attached to the caller's own mm counts no invalidation for the
+ * step. A step that blocks is abandoned with its worker (the next step starts
+ * a new one); the blocked thread also keeps the process from exiting, so the
+ * harness ends that case by its timeout. Where a step is expected to block
+ * (core_repro), mmn_ctl_fork() runs it in a child process instead.
  */
-struct mmn_step_ctx {
+struct mmn_worker {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool done, abandoned;
+	bool busy, done, abandoned;
 	int res;
 	pid_t tid;
 	bool read;
 	size_t len, size;
 	char arg[2048];
-	char buf[];
+	char buf[MMN_MAX_STEP_READ];
 };
 
-/* Each calling thread's context, reused from one step to the next. */
-static __thread struct mmn_step_ctx *mmn_step_cache;
+/* Each calling thread's worker. */
+static __thread struct mmn_worker *mmn_worker;
 
-static void *mmn_step_thread(void *p)
+static void *mmn_worker_main(void *p)
 {
-	struct mmn_step_ctx *c = p;
-	bool abandoned;
+	struct mmn_worker *w = p;
 	int res;
 
-	pthread_mutex_lock(&c->lock);
-	c->tid = (pid_t)syscall(SYS_gettid);
-	pthread_mutex_unlock(&c->lock);
-	if (c->read)
-		res = (int)mmn_read_raw(c->arg, c->buf, c->size);
-	else
-		res = mmn_write_raw(c->arg, c->len);
-	pthread_mutex_lock(&c->lock);
-	c->res = res;
-	c->done = true;
-	abandoned = c->abandoned;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	if (abandoned)
-		free(c);
+	pthread_mutex_lock(&w->lock);
+	w->tid = (pid_t)syscall(SYS_gettid);
+	for (;;) {
+		while (!w->busy)
+			pthread_cond_wait(&w->cond, &w->lock);
+		pthread_mutex_unlock(&w->lock);
+		if (w->read)
+			res = (int)mmn_read_raw(w->arg, w->buf, w->size);
+		else
+			res = mmn_write_raw(w->arg, w->len);
+		pthread_mutex_lock(&w->lock);
+		w->res = res;
+		w->busy = false;
+		w->done = true;
+		if (w->abandoned)
+			break;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	free(w);
 	return NULL;
 }
 
 /*
  * Runs one step (a control write of arg, or with out a read of the file
- * named by arg into out, NUL-terminated) in a thread, at most secs seconds.
- * Returns the step's result (for a read, the length), -errno, or MMN_WEDGED.
+ * named by arg into out, NUL-terminated) in the calling thread's worker, at
+ * most secs seconds. Returns the step's result (for a read, the length),
+ * -errno, or MMN_WEDGED.
  */
 static inline int mmn_step(int secs, const char *what, const void *arg, size_t len, char *out,
 			   size_t outsize)
 {
-	struct mmn_step_ctx *c = mmn_step_cache;
-	size_t size = out ? outsize : 1;
+	struct mmn_worker *w = mmn_worker;
 	pthread_condattr_t ca;
 	struct timespec ts;
 	pthread_t t;
 	int err, res;
 
-	if (len >= sizeof(c->arg))
+	if (len >= sizeof(w->arg) || (out && outsize > MMN_MAX_STEP_READ))
 		return -E2BIG;
-	if (!c || c->size < size) {
-		free(c);
-		c = calloc(1, sizeof(*c) + (size < MMN_MAX_STEP_READ ? MMN_MAX_STEP_READ : size));
-		if (!c)
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w)
 			return -ENOMEM;
-		c->size = size < MMN_MAX_STEP_READ ? MMN_MAX_STEP_READ : size;
-		pthread_mutex_init(&c->lock, NULL);
+		w->size = MMN_MAX_STEP_READ;
+		pthread_mutex_init(&w->lock, NULL);
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&c->cond, &ca);
+		pthread_cond_init(&w->cond, &ca);
 		pthread_condattr_destroy(&ca);
-		mmn_step_cache = c;
+		err = pthread_create(&t, NULL, mmn_worker_main, w);
+		if (err) {
+			free(w);
+			return -err;
+		}
+		pthread_detach(t);
+		mmn_worker = w;
 	}
-	c->done = false;
-	c->abandoned = false;
-	c->tid = 0;
-	c->read = out != NULL;
-	c->len = len;
-	memcpy(c->arg, arg, len);
-	c->arg[len] = '\0';
-	err = pthread_create(&t, NULL, mmn_step_thread, c);
-	if (err)
-		return -err;
+	pthread_mutex_lock(&w->lock);
+	w->read = out != NULL;
+	w->len = len;
+	memcpy(w->arg, arg, len);
+	w->arg[len] = '\0';
+	w->done = false;
+	w->busy = true;
+	pthread_cond_broadcast(&w->cond);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += secs;
-	pthread_mutex_lock(&c->lock);
-	while (!c->done)
-		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
+	while (!w->done)
+		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
 			break;
-	if (!c->done) {
-		pid_t tid = c->tid;
+	if (!w->done) {
+		pid_t tid = w->tid;
 
-		/* Abandoned: the thread frees the context if it ever finishes. */
-		c->abandoned = true;
-		mmn_step_cache = NULL;
-		pthread_mutex_unlock(&c->lock);
-		pthread_detach(t);
+		/* Abandoned: the worker frees itself if the step ever ends. */
+		w->abandoned = true;
+		mmn_worker = NULL;
+		pthread_mutex_unlock(&w->lock);
 		return mmn_wedged(what, secs, tid);
 	}
-	pthread_mutex_unlock(&c->lock);
-	pthread_join(t, NULL);
-	res = c->res;
+	res = w->res;
 	if (out && res >= 0) {
 		if ((size_t)res > outsize - 1)
 			res = (int)outsize - 1;
-		memcpy(out, c->buf, res);
+		memcpy(out, w->buf, res);
 		out[res] = '\0';
 	}
+	pthread_mutex_unlock(&w->lock);
 	return res;
 }
 
@@ -363,6 +369,40 @@ static inline __attribute__((format(printf, 2, 3))) int mmn_ctl_wd(int secs, con
  * default watchdog. Returns 0, -errno, or MMN_WEDGED.
  */
 #define mmn_ctl(...) mmn_ctl_wd(MMN_WATCHDOG_SECS, __VA_ARGS__)
+
+struct mmn_fork_write {
+	char buf[1024];
+	int len;
+};
+
+static inline int mmn_fork_write_step(void *arg)
+{
+	struct mmn_fork_write *a = arg;
+
+	return mmn_write_raw(a->buf, a->len);
+}
+
+/*
+ * printf-style command in a forked child, at most secs seconds: for steps
+ * expected to block for good, which would keep a worker thread, and so the
+ * process, from ever exiting. The fork invalidates the caller's own mm: not
+ * for tests that attach to themselves.
+ */
+static inline __attribute__((format(printf, 2, 3))) int mmn_ctl_fork(int secs, const char *fmt,
+								      ...)
+{
+	struct mmn_fork_write a;
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	a.len = vsnprintf(a.buf, sizeof(a.buf), fmt, ap);
+	va_end(ap);
+	if (a.len < 0 || (size_t)a.len >= sizeof(a.buf))
+		return -E2BIG;
+	snprintf(what, sizeof(what), "control write \"%.100s\"", a.buf);
+	return mmn_watchdog(secs, what, mmn_fork_write_step, &a);
+}
 
 /*
  * Reads a whole file into buf (NUL-terminated). Returns length, -errno, or

@@ -24,7 +24,7 @@
 #define WD		10
 
 /* One control write under the short watchdog; 0 or -errno, MMN_WEDGED if blocked. */
-#define CTL(...) mmn_ctl_wd(WD, __VA_ARGS__)
+#define CTL(...) mmn_ctl_fork(WD, __VA_ARGS__)
 
 /*
  * Proves that the interval tree of the mm of task tid (a live thread of it,
