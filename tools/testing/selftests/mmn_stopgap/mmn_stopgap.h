@@ -243,6 +243,17 @@ struct mmn_worker {
 /* Each calling thread's worker. */
 static __thread struct mmn_worker *mmn_worker;
 
+/* A forked child has no worker thread, whatever its parent had. */
+static void mmn_worker_forget(void)
+{
+	mmn_worker = NULL;
+}
+
+static void __attribute__((constructor)) mmn_worker_init(void)
+{
+	pthread_atfork(NULL, NULL, mmn_worker_forget);
+}
+
 static void *mmn_worker_main(void *p)
 {
 	struct mmn_worker *w = p;
