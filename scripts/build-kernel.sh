@@ -74,14 +74,19 @@ if [[ -n "$patches" ]]; then
 	rm -f "$out.tmp/.mmn-built"
 	mv "$out.tmp" "$out"
 	start=$SECONDS
-	# The build runs with the patched tree mounted over $KSRC, in a mount
-	# namespace of its own: same paths, so make rebuilds only what changed.
-	if ! unshare -m bash -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ \
-		"$psrc" "$KSRC" "${kmake[@]/#O=*/O=$out}" -j"$(nproc)" bzImage modules \
+	# The build runs in a mount namespace of its own, with the patched tree
+	# mounted over $KSRC and the new build directory over the unpatched
+	# one: every path in every recorded command is the same as in the
+	# unpatched build, so make rebuilds only what the patches changed.
+	if ! unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
+		shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$out" "$base" \
+		"${kmake[@]/#O=*/O=$base}" -j"$(nproc)" bzImage modules \
 		>"$out/build.log" 2>&1; then
 		tail -40 "$out/build.log" >&2
 		die "patched kernel build failed (log: $out/build.log)"
 	fi
+	# Modules are built against it through the same view (stages.sh).
+	printf '%s\n%s\n' "$psrc" "$base" >"$out/.mmn-view"
 	touch "$out/.mmn-built"
 	log "kernel: patched build in $(( SECONDS - start ))s ($(grep -cE '^  (CC|LD|AR)' "$out/build.log") steps)"
 	echo "$out"

@@ -14,9 +14,18 @@ kernel_dir() {
 	"$MMN_ROOT/scripts/build-kernel.sh" "$@"
 }
 
-# make -C KDIR M=<repo> with the toolchain; extra args passed through.
+# make -C KDIR M=<repo> with the toolchain; extra args passed through. A
+# patched build (build-kernel.sh --patches) is used through the view it was
+# built in: its source tree over $KSRC, itself over the unpatched build.
 module_make() {
-	local kdir="$1"; shift
+	local kdir="$1" psrc base; shift
+	if [[ -f "$kdir/.mmn-view" ]]; then
+		{ read -r psrc; read -r base; } <"$kdir/.mmn-view"
+		unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
+			shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$kdir" "$base" \
+			make -C "$base" M="$MMN_ROOT" "${KMAKE_FLAGS[@]}" "$@"
+		return
+	fi
 	make -C "$kdir" M="$MMN_ROOT" "${KMAKE_FLAGS[@]}" "$@"
 }
 
