@@ -124,7 +124,7 @@ impl Shared {
         self.policy.store(policy_to(policy), Relaxed);
     }
 
-    /// Sets the policy back to `old` unless another switch changed it since it became `new`.
+    /// Sets the policy back to `old` after a failed switch to `new`.
     fn restore_policy(&self, new: Policy, old: Policy) {
         let _ = self.policy.cmpxchg(policy_to(new), policy_to(old), Relaxed);
     }
@@ -327,7 +327,8 @@ impl Group {
 impl PinnedDrop for Group {
     fn drop(self: Pin<&mut Self>) {
         // The last reference: every subscriber of the group is unregistered.
-        if let Some(gate) = self.gate.lock().take() {
+        let gate = self.gate.lock().take();
+        if let Some(gate) = gate {
             remove_gate(&self.shared, gate);
         }
     }
@@ -363,9 +364,8 @@ pub(crate) struct Unlinked {
 }
 
 impl Unlinked {
-    /// Unregisters every subscriber, uncounts it, and brings its group's gate in line with
-    /// the counts left. Returns the groups, one reference per subscriber, for
-    /// [`Registry::release`]. Sleeps; call with no lock held.
+    /// Unregisters every subscriber and uncounts it. Returns the groups, one reference per
+    /// subscriber, for [`Registry::release`]. Sleeps; call with no lock held.
     pub(crate) fn unregister(self) -> Released {
         let mut groups = self.groups;
         for entry in self.entries {
@@ -376,10 +376,6 @@ impl Unlinked {
             // Cannot fail: room for every entry (type invariant).
             let _ = groups.push_within_capacity(entry.group);
         }
-        for group in groups.iter() {
-            // Only removals can happen here (the counts only went down): cannot fail.
-            let _ = group.sync_gate();
-        }
         Released(groups)
     }
 }
@@ -388,20 +384,45 @@ impl Unlinked {
 /// many more.
 pub(crate) struct Released(KVec<Arc<Group>>);
 
+/// The groups a command touched, to be brought in line with their counts and let go after
+/// the registry's mutex is dropped ([`Touched::settle`]).
+pub(crate) struct Touched(KVec<Arc<Group>>);
+
+impl Touched {
+    /// Brings every touched group's gate in line with its counts (a removal under `off` once
+    /// its last refuser is gone, or an insertion if a policy switch came meanwhile), then lets
+    /// the groups go: the last reference to a group removes its gate. Sleeps, for as long as
+    /// an mm's invalidations last (forever on an mm a foreign driver wedged, holding up the
+    /// groups after it in this command only). Call with no lock held.
+    pub(crate) fn settle(self) {
+        for group in self.0.iter() {
+            // An insertion that fails leaves no gate: the group holds no refuser then, or a
+            // concurrent `attach` or policy switch is inserting it and reports the error.
+            let _ = group.sync_gate();
+        }
+    }
+}
+
 /// A reservation made by [`Registry::reserve`] for an `attach` in progress.
+///
+/// # Invariants
+///
+/// `spare` is empty with room for two references, so that [`Registry::cancel`] never
+/// allocates.
 pub(crate) struct Reservation {
     group: Arc<Group>,
     count: usize,
     kind: Kind,
     pid: i32,
+    spare: KVec<Arc<Group>>,
 }
 
 impl Reservation {
     /// Counts `count` new subscribers in the group, makes its gate agree (waiting until a new
     /// gate is live), then registers them on `mm`. Sleeps; call with no lock held.
     ///
-    /// All or nothing: on error the subscribers created are unregistered and uncounted, and
-    /// the gate is back in line.
+    /// All or nothing: on error the subscribers created are unregistered and uncounted; the
+    /// caller then gives the reservation back ([`Registry::cancel`]) and settles the group.
     pub(crate) fn register(&self, mm: &MmWithUser) -> Result<KVec<Subscriber>> {
         let mut created = KVec::with_capacity(self.count, GFP_KERNEL)?;
         let n = u32::try_from(self.count).map_err(|_| EINVAL)?;
@@ -418,8 +439,6 @@ impl Reservation {
         if let Err(e) = made {
             drop(created);
             self.group.counts.remove(self.kind, n);
-            // Only a removal can happen here: cannot fail.
-            let _ = self.group.sync_gate();
             return Err(e);
         }
         Ok(created)
@@ -500,6 +519,7 @@ impl Registry {
         }
         // INVARIANT: room to list every reserved subscriber, so that listing cannot fail.
         self.entries.reserve(self.pending + count, GFP_KERNEL)?;
+        let spare = KVec::with_capacity(2, GFP_KERNEL)?;
         let slot = match existing {
             Some(i) => &mut self.slots[i],
             None => {
@@ -511,11 +531,13 @@ impl Registry {
         };
         slot.members += count;
         self.pending += count;
+        // INVARIANT: `spare` is empty with room for two.
         Ok(Reservation {
             group: slot.group.clone(),
             count,
             kind,
             pid,
+            spare,
         })
     }
 
@@ -536,11 +558,18 @@ impl Registry {
         }
     }
 
-    /// Gives back a reservation whose registration failed. Returns the group's slot reference
-    /// if the group has no member left, to be dropped after the mutex.
-    pub(crate) fn cancel(&mut self, reservation: &Reservation) -> Option<Arc<Group>> {
+    /// Gives back a reservation whose registration failed. Returns the group to settle after
+    /// the mutex (its gate, and its slot's reference if no member is left). Never allocates.
+    pub(crate) fn cancel(&mut self, reservation: Reservation) -> Touched {
+        let mut touched = reservation.spare;
         self.pending -= reservation.count;
-        self.leave(&reservation.group, reservation.count)
+        let slot = self.leave(&reservation.group, reservation.count);
+        // Neither push can fail: room for two (type invariant of `Reservation`).
+        let _ = touched.push_within_capacity(reservation.group);
+        if let Some(slot) = slot {
+            let _ = touched.push_within_capacity(slot);
+        }
+        Touched(touched)
     }
 
     /// Takes `members` out of the group's slot, and the slot out of the registry when none is
@@ -566,8 +595,14 @@ impl Registry {
             DetachTarget::All => true,
         };
         let n = self.entries.iter().filter(|e| matches(e)).count();
-        if n == 0 && target != DetachTarget::All {
-            return Err(ENOENT);
+        if n == 0 {
+            return match target {
+                DetachTarget::All => Ok(Unlinked {
+                    entries: KVec::new(),
+                    groups: KVec::new(),
+                }),
+                _ => Err(ENOENT),
+            };
         }
         // Every allocation first, so that an error leaves the registry as it was.
         let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
@@ -592,9 +627,9 @@ impl Registry {
         })
     }
 
-    /// Takes the unregistered subscribers out of their groups' slots. Returns every group
-    /// reference, to be dropped after the mutex (the last one removes the gate).
-    pub(crate) fn release(&mut self, released: Released) -> KVec<Arc<Group>> {
+    /// Takes the unregistered subscribers out of their groups' slots (a slot with no member
+    /// left goes). Returns every group reference, to be settled after the mutex.
+    pub(crate) fn release(&mut self, released: Released) -> Touched {
         let mut refs = released.0;
         for i in 0..refs.len() {
             // Not the last reference (`refs[i]` is another): dropping it here is fine.
@@ -604,7 +639,7 @@ impl Registry {
                 let _ = refs.push_within_capacity(slot);
             }
         }
-        refs
+        Touched(refs)
     }
 
     /// Takes every subscriber and group out of the registry, for unload. Never allocates.
@@ -616,12 +651,17 @@ impl Registry {
     }
 
     /// Switches the policy and collects every group, whose gates the caller then brings in
-    /// line after the mutex ([`sync_gates`]).
+    /// line after the mutex ([`sync_gates`]). Groups that hold a refuser come first: their
+    /// safety rests on their gate, and a wait on one wedged mm holds up the groups after it.
     pub(crate) fn set_policy(&self, policy: Policy) -> Result<(Policy, KVec<Arc<Group>>)> {
         let mut groups = KVec::with_capacity(self.slots.len(), GFP_KERNEL)?;
-        for slot in self.slots.iter() {
-            // Cannot allocate: room for every slot.
-            groups.push(slot.group.clone(), GFP_KERNEL)?;
+        for refusers_first in [true, false] {
+            for slot in self.slots.iter() {
+                if (slot.group.counts.refusers.load(Relaxed) > 0) == refusers_first {
+                    // Cannot fail: room for every slot.
+                    let _ = groups.push_within_capacity(slot.group.clone());
+                }
+            }
         }
         let old = self.shared.policy();
         self.shared.set_policy(policy);
@@ -637,8 +677,9 @@ impl Registry {
 }
 
 /// Brings every group's gate in line with the policy `new`, set by [`Registry::set_policy`]
-/// over `old`. If a gate cannot be inserted, the policy goes back to `old` (unless another
-/// switch changed it meanwhile) and every gate with it. Sleeps; call with no lock held.
+/// over `old`. If a gate cannot be inserted, the policy goes back to `old` and every gate
+/// with it. Sleeps; call with no lock held, but with the switches serialised (the caller's
+/// switch mutex), so that `old` is what every gate agreed with before.
 pub(crate) fn sync_gates(
     shared: &Shared,
     new: Policy,
@@ -649,7 +690,8 @@ pub(crate) fn sync_gates(
     if let Err(e) = synced {
         shared.restore_policy(new, old);
         for g in groups.iter() {
-            // Back to a policy that needed no more gates than there were: removals only.
+            // Back to the gates `old` had: removals, or an insertion an `attach` in progress
+            // also makes (and whose failure it reports).
             let _ = g.sync_gate();
         }
         return Err(e);

@@ -46,6 +46,10 @@ pub(crate) struct State {
     shared: Arc<Shared>,
     #[pin]
     registry: Mutex<Registry>,
+    /// Serialises policy switches. Held while the gates follow, which can wait on an mm; never
+    /// taken under the registry's mutex.
+    #[pin]
+    switching: Mutex<()>,
     #[pin]
     parking: WaitQueue,
     /// Bumped by every `unpark` (and at unload); parked writers wait for it to change.
@@ -60,6 +64,7 @@ impl State {
         let shared = Arc::new(Shared::new(), GFP_KERNEL)?;
         Ok(pin_init!(Self {
             registry <- new_mutex!(Registry::new(shared.clone()), "mmn_stopgap_registry"),
+            switching <- new_mutex!((), "mmn_stopgap_switching"),
             shared,
             parking <- WaitQueue::new(c"mmn_stopgap_park", kernel::static_lock_class!()),
             park_generation: Atomic::new(0),
@@ -82,16 +87,16 @@ impl State {
                     LookupError::NoMm => EINVAL,
                 })?;
                 let reservation = self.registry.lock().reserve(&mm, pid, count, kind)?;
-                match reservation.register(&mm) {
+                let registered = reservation.register(&mm);
+                match registered {
                     Ok(created) => {
                         self.registry.lock().commit(&reservation, created);
                         Ok(())
                     }
                     Err(e) => {
-                        let retired = self.registry.lock().cancel(&reservation);
-                        // The group's last reference, if it goes here, removes its gate.
-                        drop(retired);
-                        drop(reservation);
+                        // Give the room back first, whatever the gate's settling waits for.
+                        let touched = self.registry.lock().cancel(reservation);
+                        touched.settle();
                         Err(e)
                     }
                 }
@@ -99,12 +104,15 @@ impl State {
             Command::Detach(target) => {
                 let unlinked = self.registry.lock().unlink(target)?;
                 let released = unlinked.unregister();
-                let refs = self.registry.lock().release(released);
-                // The last reference to a group removes its gate, outside the mutex.
-                drop(refs);
+                // Every slot is released before any gate is touched, so that a wait on one
+                // wedged mm holds up no other group's accounting.
+                let touched = self.registry.lock().release(released);
+                touched.settle();
                 Ok(())
             }
             Command::SetPolicy(policy) => {
+                // One switch at a time: a rollback restores what every gate agreed with.
+                let _switching = self.switching.lock();
                 if policy == self.shared.policy() {
                     return Ok(());
                 }

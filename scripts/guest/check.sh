@@ -38,16 +38,27 @@ for t in "${MMN_TESTS_DIR:-/tests}"/*; do
 	# goes on (the hung-task detector and the host's splat scan fail the run).
 	"$t" >/tmp/"$name".tap 2>&1 &
 	pid=$!
-	waited=0
+	read -r now _ </proc/uptime
+	deadline=$(( ${now%.*} + ${MMN_BINARY_TIMEOUT:-600} ))
+	state=running
 	while :; do
-		state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/$pid/status 2>/dev/null)
-		[ -z "$state" ] || [ "$state" = Z ] && break
-		if [ $waited -ge $((${MMN_BINARY_TIMEOUT:-600} * 5)) ]; then
+		# Gone, or a zombie with no thread left (a zombie leader whose
+		# other threads live is still running).
+		if [ ! -d /proc/$pid/task ] || [ -z "$(ls /proc/$pid/task 2>/dev/null)" ]; then
+			state=done
+			break
+		fi
+		set -- /proc/$pid/task/*
+		if [ $# -eq 1 ] && grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; then
+			state=done
+			break
+		fi
+		read -r now _ </proc/uptime
+		if [ "${now%.*}" -ge "$deadline" ]; then
 			state=wedged
 			break
 		fi
 		sleep 0.2
-		waited=$((waited + 1))
 	done
 	if [ "$state" = wedged ]; then
 		kill -9 $pid 2>/dev/null

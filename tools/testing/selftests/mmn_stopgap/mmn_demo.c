@@ -99,7 +99,7 @@ static int scenario(int n, const char *kind_policy, int subs)
 		printf("    gate: %ld non-blocking ranges seen, %ld refused\n", s.nonblock_seen,
 		       s.refused);
 	else
-		printf("    gate: none (policy off removes it: today's core alone)\n");
+		printf("    gate: none (policy off: no stop gap, and paired subscribers need no gate)\n");
 	printf("    subscribers: %ld starts (%ld non-blocking), %ld ends, %ld in flight, %ld unpaired\n",
 	       t.starts, t.nonblock, t.ends, t.in_flight, t.unpaired);
 	show_subscribers();

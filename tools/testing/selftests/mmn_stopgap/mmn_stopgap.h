@@ -150,6 +150,7 @@ static inline int mmn_wedged(const char *what, int secs, pid_t pid)
 static inline int mmn_watchdog_hook(int secs, const char *what, int (*fn)(void *), void *arg,
 				    void (*in_parent)(void *))
 {
+	double end = mmn_now() + secs;
 	struct pollfd pfd;
 	int pipefd[2], res = MMN_WEDGED;
 	pid_t pid;
@@ -175,10 +176,21 @@ static inline int mmn_watchdog_hook(int secs, const char *what, int (*fn)(void *
 		in_parent(arg);
 	pfd.fd = pipefd[0];
 	pfd.events = POLLIN;
-	if (poll(&pfd, 1, secs * 1000) == 1 && read(pipefd[0], &res, sizeof(res)) == sizeof(res)) {
+	for (;;) {
+		int left = (int)((end - mmn_now()) * 1000), n;
+
+		if (left <= 0)
+			break;
+		n = poll(&pfd, 1, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1)
+			break;
+		n = read(pipefd[0], &res, sizeof(res));
 		close(pipefd[0]);
 		waitpid(pid, NULL, 0);
-		return res;
+		/* A child that ended without a result crashed: that is no wedge. */
+		return n == sizeof(res) ? res : -EIO;
 	}
 	close(pipefd[0]);
 	return mmn_wedged(what, secs, pid);
@@ -585,15 +597,19 @@ static inline int mmn_unload(void)
 
 /*
  * In a TEST: end it as an expected failure (KSFT_XFAIL), saying why, like
- * the harness's SKIP(): "ok N name # XFAIL reason" in the TAP output.
+ * the harness's SKIP(): "ok N name # XFAIL reason" in the TAP output. A case
+ * whose EXPECT_*() already failed stays failed.
  */
 #define MMN_XFAIL(statement, fmt, ...)						\
 	do {									\
-		snprintf(_metadata->results->reason,				\
-			 sizeof(_metadata->results->reason), fmt, ##__VA_ARGS__); \
-		fprintf(TH_LOG_STREAM, "#      XFAIL     %s\n",			\
-			_metadata->results->reason);				\
-		_metadata->exit_code = KSFT_XFAIL;				\
+		if (_metadata->exit_code == KSFT_PASS) {			\
+			snprintf(_metadata->results->reason,			\
+				 sizeof(_metadata->results->reason), fmt,	\
+				 ##__VA_ARGS__);				\
+			fprintf(TH_LOG_STREAM, "#      XFAIL     %s\n",		\
+				_metadata->results->reason);			\
+			_metadata->exit_code = KSFT_XFAIL;			\
+		}								\
 		_metadata->trigger = 0;						\
 		statement;							\
 	} while (0)
@@ -645,6 +661,13 @@ static inline bool mmn_wait_for(bool (*fn)(long), long arg, int timeout_ms)
 	return fn(arg);
 }
 
+static inline bool mmn_parked_at_most(long n)
+{
+	struct mmn_stats s;
+
+	return mmn_stats(&s) == 0 && s.parked <= n;
+}
+
 static inline bool mmn_parked_at_least(long n)
 {
 	struct mmn_stats s;
@@ -688,7 +711,7 @@ static struct mmn_victim_msg mmn_victim_info = { .dmirror_fd = -1 };
 /*
  * A victim's parker thread: reports a struct mmn_victim_msg (mmn_victim_info
  * with its tid, and the errno of opening the control file) on the fd passed as
- * arg, unless it is -1, then parks in the module until "unpark" (or 60 s).
+ * arg, unless it is -1, then parks in the module until "unpark" (or 120 s).
  */
 static inline void *mmn_parker(void *arg)
 {
@@ -700,7 +723,7 @@ static inline void *mmn_parker(void *arg)
 	msg.err = fd < 0 ? errno : 0;
 	if (report >= 0 && write(report, &msg, sizeof(msg)) != sizeof(msg))
 		_exit(3);
-	if (fd >= 0 && write(fd, "park 60", 7) < 0)
+	if (fd >= 0 && write(fd, "park 120", 8) < 0)
 		_exit(4);
 	return NULL;
 }
