@@ -4,7 +4,8 @@
 # "ok N ... # SKIP". Each binary's section ends with "MMN-TEST: name rc=R";
 # a binary that exited with a failure status without a "not ok" line, or
 # whose "1..N" plan does not match its results, adds one failure.
-# Prints "pass fail skip", one line, and the failures on stderr.
+# Prints "pass fail skip", one line, and the failures on stderr. With
+# -v counts=FILE, also writes "name cases" per binary section to FILE.
 function close_section(name, rc) {
 	bad = 0
 	if (rc != 0 && rc != 4 && sec_fail == 0) {
@@ -20,6 +21,8 @@ function close_section(name, rc) {
 		bad = 1
 	}
 	fail += bad
+	if (counts != "")
+		print name, sec_n > counts
 	sec_n = 0; sec_fail = 0; plan = -1
 }
 BEGIN { pass = 0; fail = 0; skip = 0; sec_n = 0; sec_fail = 0; plan = -1 }

@@ -19,7 +19,7 @@ if [ -e "$kmemleak" ]; then
 fi
 # The kernel's own C interval notifier, the peer of several cases.
 if [ -f /lib/modules/test_hmm.ko ] && ! grep -q '^test_hmm ' /proc/modules; then
-	insmod /lib/modules/test_hmm.ko || echo "note: test_hmm.ko did not load" >>"$out"
+	insmod /lib/modules/test_hmm.ko || echo "MMN-SETUP-ERROR: test_hmm.ko did not load" >>"$out"
 fi
 rc=0
 start=$(cut -d' ' -f1 /proc/uptime)
