@@ -20,7 +20,8 @@ TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
 KSRC = $(MMN_CACHE)/src/linux-source-7.3
 
-.PHONY: all modules module run check check-debug check-core bench kernel setup clippy fmt fmt-check \
+.PHONY: all modules module run check check-debug check-core boot-soak bench kernel setup clippy \
+	fmt fmt-check \
 	rust-analyzer host-test fuzz clean help
 
 all: modules
@@ -34,6 +35,7 @@ help:
 	@echo '  make check-core   the raw-core reproducer: expected to wedge on the stock'
 	@echo '                    kernel (known core bug), to pass with patches/ applied'
 	@echo '  make bench        benchmark in one boot: ratios, CSV, plot (bench/)'
+	@echo '  make boot-soak    boot every project kernel 20 times, count boot-time splats'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
 	@echo '  make kernel       build (or reuse) the cached Rust-enabled test kernel'
 	@echo '  make setup        install packages, bindgen and the kernel source'
@@ -93,6 +95,9 @@ check-debug:
 
 check-core:
 	@scripts/check-core.sh
+
+boot-soak:
+	@scripts/boot-soak.sh
 
 bench:
 	@scripts/bench.sh

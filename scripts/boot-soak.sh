@@ -15,9 +15,11 @@ source "$(dirname "$0")/stages.sh"
 
 usage() {
 	cat <<USAGE
-usage: $0 [--boots N] [--kernels test,debug,bench,vng] [--cpu MODEL] [--expect-reports]
+usage: $0 [--boots N] [--kernels test,debug,bench,vng] [--cpu MODEL] [--patched]
+          [--expect-reports]
   N defaults to 20 (MMN_SOAK_BOOTS), the kernels to all four, the CPU model
   to the runners' ($MMN_TCG_CPU). Kernels are built first if missing.
+  --patched: the kernels with patches/*.patch applied (built incrementally).
 USAGE
 }
 
@@ -25,8 +27,10 @@ boots=${MMN_SOAK_BOOTS:-20}
 kernels=test,debug,bench,vng
 cpu=$MMN_TCG_CPU
 expect_reports=0
+patched=()
 while (( $# )); do
 	case "$1" in
+	--patched) patched=(--patches "$MMN_ROOT/patches"); shift ;;
 	--boots) boots="$2"; shift 2 ;;
 	--kernels) kernels="$2"; shift 2 ;;
 	--cpu) cpu="$2"; shift 2 ;;
@@ -48,9 +52,9 @@ for k in ${kernels//,/ }; do
 	debug|bench|vng) frags=(--name "$k" --fragment "$sel/config" --fragment "$sel/config.$k") ;;
 	*) die "unknown kernel $k (test, debug, bench, vng)" ;;
 	esac
-	kdir=$(kernel_dir "${frags[@]}")
+	kdir=$(kernel_dir "${frags[@]}" "${patched[@]}")
 	build_module "$kdir"
-	dir="$out/$k"
+	dir="$out/$k${patched:+-patched}-${cpu//[^a-z0-9]/_}"
 	mkdir -p "$dir"
 	build_initramfs "$dir/initramfs.cpio" "$kdir"
 	[[ "$k" == vng ]] && vng_bin=$("$MMN_ROOT/scripts/setup-vng.sh")
