@@ -125,6 +125,8 @@ stage_end
 stage_begin boot+tests
 log "guest: booting $(basename "$kdir"); results stream below, kernel log in $out/console.log"
 append="mmn.storm=$storm ${MMN_GUEST_APPEND:-}"
+# vng builds its own command line: the runner's NUMA nodes go here.
+[[ "$runner" == vng ]] && append="numa=fake=2 $append"
 [[ -n "${MMN_TESTS:-}" ]] && append="$append mmn.tests=$MMN_TESTS"
 BOOT_ARGS=(--append "$append")
 STREAM_FILTER=(-E '^(ok|not ok|MMN-TEST)')

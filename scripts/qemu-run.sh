@@ -73,7 +73,8 @@ accel_args=(-accel tcg,thread=multi -cpu "${MMN_QEMU_CPU:-$MMN_TCG_CPU}")
 [[ "$accel" == kvm ]] && accel_args=(-accel kvm -cpu host)
 
 : >"$results"
-cmdline="console=ttyS0 loglevel=7 panic=-1 oops=panic mmn.mode=$mode $append"
+# Two emulated NUMA nodes, so that the suite can migrate pages between them.
+cmdline="console=ttyS0 loglevel=7 panic=-1 oops=panic numa=fake=2 mmn.mode=$mode $append"
 qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m "$mem"
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
       -display none -no-reboot -monitor none -nodefaults -vga none

@@ -27,6 +27,28 @@ FIXTURE_TEARDOWN(ctl)
 	mmn_ctl("detach all");
 }
 
+/* The write of buf (len bytes) fails with err and changes no file, byte for byte. */
+static void write_changes_nothing(struct __test_metadata *_metadata, const char *name,
+				  const char *buf, size_t len, int err)
+{
+	static char subs_before[65536], subs_after[65536];
+	char stats_before[4096], stats_after[4096];
+
+	ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_before, sizeof(subs_before)));
+	ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_before, sizeof(stats_before)));
+	EXPECT_EQ(-err, mmn_write_raw(buf, len)) {
+		TH_LOG("command \"%s\": wrong errno", name);
+	}
+	ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_after, sizeof(subs_after)));
+	ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_after, sizeof(stats_after)));
+	EXPECT_STREQ(subs_before, subs_after) {
+		TH_LOG("command \"%s\" changed subscribers", name);
+	}
+	EXPECT_STREQ(stats_before, stats_after) {
+		TH_LOG("command \"%s\" changed stats", name);
+	}
+}
+
 /* attach creates live, zeroed subscribers of the right kind and pid. */
 TEST_F(ctl, attach_lists_subscribers)
 {
@@ -182,6 +204,124 @@ TEST_F(ctl, per_mm_cap)
 	EXPECT_EQ(65, s.subscribers);
 }
 
+/*
+ * The total cap: 1024 subscribers in all (16 mms with 64 each, each in one
+ * write), then any attach is ENOSPC and changes nothing, on a new mm as on a
+ * full one.
+ */
+TEST_F_TIMEOUT(ctl, total_cap, 300)
+{
+	struct mmn_victim v[17];
+	struct mmn_stats s;
+	char cmd[64];
+	int i;
+
+	for (i = 0; i < 17; i++)
+		ASSERT_EQ(0, mmn_victim_start(&v[i], 0, false));
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ(0, mmn_ctl("attach %d 64", v[i].pid)) TH_LOG("victim %d", i);
+	ASSERT_EQ(0, mmn_stats(&s));
+	ASSERT_EQ(1024, s.subscribers);
+	ASSERT_EQ(16, s.groups);
+	snprintf(cmd, sizeof(cmd), "attach %d", v[16].pid);
+	write_changes_nothing(_metadata, "1025th subscriber on a new mm", cmd, strlen(cmd), ENOSPC);
+	snprintf(cmd, sizeof(cmd), "attach %d 1 eagain", v[0].pid);
+	write_changes_nothing(_metadata, "1025th subscriber on a full mm", cmd, strlen(cmd),
+			      ENOSPC);
+	/* One out, one in. */
+	ASSERT_EQ(0, mmn_ctl("detach pid %d", v[15].pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 64", v[16].pid));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1024, s.subscribers);
+	ASSERT_EQ(0, mmn_ctl("detach all"));
+	for (i = 0; i < 17; i++)
+		mmn_victim_stop(&v[i]);
+}
+
+/* attach by thread id: the thread's mm, the same group as its process. */
+TEST_F(ctl, attach_by_thread_id)
+{
+	struct mmn_victim p;
+	struct mmn_sub subs[4];
+	struct mmn_stats s;
+
+	ASSERT_EQ(0, mmn_victim_start(&p, 1, true));
+	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));
+	ASSERT_NE(p.pid, p.parked_tid);
+	ASSERT_EQ(0, mmn_ctl("attach %d 1", p.parked_tid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 1", p.pid));
+	ASSERT_EQ(2, mmn_subs(subs, 4));
+	EXPECT_EQ(p.parked_tid, subs[0].pid);
+	EXPECT_EQ(p.pid, subs[1].pid);
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(1, s.groups);
+	/* detach pid names what attach was given: the thread's only. */
+	ASSERT_EQ(0, mmn_ctl("detach pid %d", p.parked_tid));
+	ASSERT_EQ(1, mmn_subs(subs, 4));
+	EXPECT_EQ(p.pid, subs[0].pid);
+	mmn_victim_stop(&p);
+}
+
+struct churn {
+	volatile int stop;
+	pid_t target;
+	long reads, bad_reads, commands;
+};
+
+static void *churner(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!c->stop) {
+		mmn_ctl("attach %d 3", c->target);
+		mmn_ctl("attach %d 1 eagain", c->target);
+		mmn_ctl("policy off");
+		mmn_ctl("detach pid %d", c->target);
+		mmn_ctl("policy stopgap");
+		c->commands += 5;
+	}
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	static __thread struct mmn_sub subs[MMN_MAX_SUBS];
+	struct churn *c = arg;
+	struct mmn_stats s;
+
+	while (!c->stop) {
+		int n = mmn_subs(subs, MMN_MAX_SUBS);
+
+		/* Every read is whole and well formed, whatever is attached. */
+		if (n < 0 || n > 4 || mmn_stats(&s) || s.subscribers > 4 || s.groups > 1 ||
+		    s.gates > 1 || (strcmp(s.policy, "off") && strcmp(s.policy, "stopgap")))
+			__sync_fetch_and_add(&c->bad_reads, 1);
+		__sync_fetch_and_add(&c->reads, 1);
+	}
+	return NULL;
+}
+
+/* Readers of stats and subscribers during attach/detach/policy churn. */
+TEST_F_TIMEOUT(ctl, readers_during_churn, 60)
+{
+	struct churn c = { .target = self->a.pid };
+	pthread_t t[3];
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, churner, &c));
+	for (i = 1; i < 3; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, reader, &c));
+	mmn_sleep_ms(3000);
+	c.stop = 1;
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%ld reads during %ld commands", c.reads, c.commands);
+	EXPECT_EQ(0, mmn_wedged_steps);
+	EXPECT_EQ(0, c.bad_reads);
+	EXPECT_GT(c.reads, 10);
+	EXPECT_GT(c.commands, 10);
+}
+
 /* park/unpark: a parked writer is counted, unpark releases it with 0. */
 TEST_F(ctl, park_unpark)
 {
@@ -287,45 +427,64 @@ static const struct bad_cmd bad_cmds[] = {
 	BAD("attach pid that does not exist", "attach 4194303", ESRCH),
 };
 
-/* Every row of the table: exact errno, files byte-identical. */
-TEST_F(ctl, bad_commands)
+/*
+ * A state in which a wrong command could show: three groups (two paired on
+ * victim a, an eagain on victim b, two paired on our own mm), each with a
+ * gate, non-zero counters everywhere (our own mm was invalidated, so our
+ * subscribers and the gates counted), and a writer parked in the module.
+ */
+static void busy_state(struct __test_metadata *_metadata, FIXTURE_DATA(ctl) *self,
+		       struct mmn_victim *parked)
 {
-	static char subs_before[65536], subs_after[65536];
-	char stats_before[4096], stats_after[4096];
-	size_t i;
+	struct mmn_totals t;
+	struct mmn_stats s;
 
 	ASSERT_EQ(0, mmn_ctl("attach %d 2", self->a.pid));
 	ASSERT_EQ(0, mmn_ctl("attach %d 1 eagain", self->b.pid));
-	for (i = 0; i < sizeof(bad_cmds) / sizeof(bad_cmds[0]); i++) {
-		const struct bad_cmd *c = &bad_cmds[i];
-		size_t len = c->len ? c->len : strlen(c->buf);
-
-		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_before, sizeof(subs_before)));
-		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_before, sizeof(stats_before)));
-		EXPECT_EQ(-c->err, mmn_write_raw(c->buf, len)) {
-			TH_LOG("command \"%s\": wrong errno", c->name);
-		}
-		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_after, sizeof(subs_after)));
-		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_after, sizeof(stats_after)));
-		EXPECT_STREQ(subs_before, subs_after) {
-			TH_LOG("command \"%s\" changed subscribers", c->name);
-		}
-		EXPECT_STREQ(stats_before, stats_after) {
-			TH_LOG("command \"%s\" changed stats", c->name);
-		}
-	}
+	ASSERT_EQ(0, mmn_ctl("attach %d 2", getpid()));
+	ASSERT_EQ(0, mmn_touch_and_unmap(1 << 20));
+	ASSERT_EQ(0, mmn_victim_start(parked, 1, true));
+	ASSERT_TRUE(mmn_wait_for(mmn_parked_at_least, 1, 5000));
+	ASSERT_EQ(0, mmn_totals("paired", getpid(), &t));
+	ASSERT_GT(t.starts, 0);
+	ASSERT_GT(t.ends, 0);
+	ASSERT_EQ(0, mmn_stats(&s));
+	ASSERT_EQ(3, s.groups);
+	ASSERT_EQ(3, s.gates);
+	ASSERT_GT(s.gate_calls, 0);
+	ASSERT_EQ(1, s.parked);
 }
 
-/* Over-long writes: 257 bytes and 64 KiB are EINVAL, 256 bytes are fine. */
+/* Every row of the table, in a busy state: exact errno, files byte-identical. */
+TEST_F(ctl, bad_commands)
+{
+	struct mmn_victim parked;
+	size_t i;
+
+	busy_state(_metadata, self, &parked);
+	for (i = 0; i < sizeof(bad_cmds) / sizeof(bad_cmds[0]); i++) {
+		const struct bad_cmd *c = &bad_cmds[i];
+
+		write_changes_nothing(_metadata, c->name, c->buf, c->len ? c->len : strlen(c->buf),
+				      c->err);
+	}
+	mmn_victim_stop(&parked);
+}
+
+/* Over-long writes, in a busy state: 257 bytes and 64 KiB are EINVAL and change nothing. */
 TEST_F(ctl, over_long_commands)
 {
 	static char buf[65536];
+	struct mmn_victim parked;
 
+	busy_state(_metadata, self, &parked);
 	memset(buf, ' ', sizeof(buf));
 	memcpy(buf, "reset", 5);
+	write_changes_nothing(_metadata, "reset + 252 spaces", buf, 257, EINVAL);
+	write_changes_nothing(_metadata, "reset + 64 KiB of spaces", buf, sizeof(buf), EINVAL);
+	/* 256 bytes are a command: this reset does zero the counters. */
 	EXPECT_EQ(0, mmn_write_raw(buf, 256));
-	EXPECT_EQ(-EINVAL, mmn_write_raw(buf, 257));
-	EXPECT_EQ(-EINVAL, mmn_write_raw(buf, sizeof(buf)));
+	mmn_victim_stop(&parked);
 }
 
 /* A kernel thread has no mm: EINVAL. */

@@ -132,4 +132,106 @@ TEST_F(fault, every_allocation_fails_once)
 	EXPECT_EQ(0, mmn_ctl("detach pid %d", self->v.pid));
 }
 
+/*
+ * fail-nth on "policy stopgap" over three groups under policy off: every
+ * failure is ENOMEM, leaves the policy off and no gate (the files
+ * byte-identical), and the next switch succeeds whole.
+ */
+FIXTURE(fault_policy)
+{
+	struct mmn_victim v[3];
+	char nth_path[64];
+};
+
+FIXTURE_SETUP(fault_policy)
+{
+	int i;
+
+	MMN_REQUIRE_MODULE();
+	snprintf(self->nth_path, sizeof(self->nth_path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	ASSERT_TRUE(mmn_exists(self->nth_path) && mmn_exists(FAILSLAB));
+	ASSERT_EQ(0, mmn_write_str(FAILSLAB "/ignore-gfp-wait", "N"));
+	ASSERT_EQ(0, mmn_write_str(FAILSLAB "/verbose", "0"));
+	for (i = 0; i < 3; i++) {
+		self->v[i].pid = 0;
+		self->v[i].pidfd = -1;
+		self->v[i].dmirror_fd = -1;
+	}
+}
+
+FIXTURE_TEARDOWN(fault_policy)
+{
+	int i;
+
+	mmn_write_str(FAILSLAB "/ignore-gfp-wait", "Y");
+	mmn_write_str(FAILSLAB "/verbose", "2");
+	for (i = 0; i < 3; i++)
+		mmn_victim_stop(&self->v[i]);
+	mmn_load();
+	mmn_ctl("detach all");
+	mmn_ctl("policy stopgap");
+}
+
+TEST_F(fault_policy, switch_to_stopgap_fails_whole)
+{
+	static char subs_before[65536], subs_after[65536];
+	char stats_before[4096], stats_after[4096], nth[16], left[16];
+	int fd, nth_fd, n, i, err = -1, failures = 0;
+	bool injected = true;
+	struct mmn_stats s;
+
+	nth_fd = open(self->nth_path, O_RDWR);
+	ASSERT_LE(0, nth_fd);
+	for (n = 1; injected && n < 100; n++) {
+		/* The same state every time: a fresh module, three fresh mms. */
+		for (i = 0; i < 3; i++) {
+			mmn_victim_stop(&self->v[i]);
+			ASSERT_EQ(0, mmn_victim_start(&self->v[i], 1, false));
+		}
+		ASSERT_EQ(0, mmn_unload());
+		ASSERT_EQ(0, mmn_load());
+		ASSERT_EQ(0, mmn_ctl("policy off"));
+		for (i = 0; i < 3; i++)
+			ASSERT_EQ(0, mmn_ctl("attach %d 2", self->v[i].pid));
+		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_before, sizeof(subs_before)));
+		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_before, sizeof(stats_before)));
+		fd = open(MMN_CONTROL, O_WRONLY);
+		ASSERT_LE(0, fd);
+		snprintf(nth, sizeof(nth), "%d", n);
+		ASSERT_EQ((ssize_t)strlen(nth), pwrite(nth_fd, nth, strlen(nth), 0));
+		err = write(fd, "policy stopgap", 14) == 14 ? 0 : -errno;
+		memset(left, 0, sizeof(left));
+		ASSERT_LT(0, pread(nth_fd, left, sizeof(left) - 1, 0));
+		injected = atoi(left) == 0;
+		ASSERT_EQ(1, pwrite(nth_fd, "0", 1, 0));
+		close(fd);
+		if (!err) {
+			ASSERT_EQ(0, mmn_stats(&s));
+			EXPECT_STREQ("stopgap", s.policy);
+			EXPECT_EQ(3, s.gates);
+			continue;
+		}
+		failures++;
+		EXPECT_TRUE(injected) TH_LOG("allocation %d: failed without an injection", n);
+		EXPECT_EQ(-ENOMEM, err) TH_LOG("allocation %d: errno %d", n, -err);
+		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_after, sizeof(subs_after)));
+		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_after, sizeof(stats_after)));
+		/* Policy still off, no gate left: stats byte-identical say both. */
+		EXPECT_STREQ(subs_before, subs_after) TH_LOG("allocation %d changed subscribers", n);
+		EXPECT_STREQ(stats_before, stats_after) TH_LOG("allocation %d changed stats", n);
+		/* And the next switch succeeds whole. */
+		ASSERT_EQ(0, mmn_ctl("policy stopgap"));
+		ASSERT_EQ(0, mmn_stats(&s));
+		EXPECT_EQ(3, s.gates);
+	}
+	close(nth_fd);
+	TH_LOG("policy stopgap over 3 groups: %d tries, %d injected failures gave ENOMEM",
+	       n - 1, failures);
+	EXPECT_FALSE(injected);
+	ASSERT_EQ(0, err);
+	/* The group list and one gate per group at least. */
+	EXPECT_GE(failures, 4);
+}
+
 TEST_HARNESS_MAIN

@@ -486,7 +486,7 @@ struct mmn_sub {
  */
 static inline int mmn_subs(struct mmn_sub *subs, int max)
 {
-	static char buf[256 * 1024];
+	static __thread char buf[256 * 1024];
 	char *line, *save;
 	int n = 0, i = 0;
 
@@ -519,7 +519,7 @@ struct mmn_totals {
 
 static inline int mmn_totals(const char *kind, long pid, struct mmn_totals *t)
 {
-	static struct mmn_sub subs[MMN_MAX_SUBS];
+	static __thread struct mmn_sub subs[MMN_MAX_SUBS];
 	int n, i;
 
 	memset(t, 0, sizeof(*t));
@@ -540,6 +540,75 @@ static inline int mmn_totals(const char *kind, long pid, struct mmn_totals *t)
 		t->dead += !strcmp(subs[i].state, "dead");
 	}
 	return 0;
+}
+
+/*
+ * A snapshot of every subscriber attached with pid (by id), to check each one
+ * after a path: mmn_snapshot() before, mmn_check_each() after.
+ */
+struct mmn_snapshot {
+	int n;
+	struct mmn_sub subs[64];
+};
+
+static inline int mmn_snapshot(long pid, struct mmn_snapshot *snap)
+{
+	static __thread struct mmn_sub all[MMN_MAX_SUBS];
+	int n, i;
+
+	snap->n = 0;
+	n = mmn_subs(all, MMN_MAX_SUBS);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n && i < MMN_MAX_SUBS; i++)
+		if (all[i].pid == pid && snap->n < 64)
+			snap->subs[snap->n++] = all[i];
+	return snap->n;
+}
+
+/*
+ * Checks each subscriber of the snapshot against its state now: it saw at
+ * least one more start (the path reached it), every start has its end,
+ * nothing is in flight or unpaired, and it saw exactly nonblock more
+ * non-blockable starts (-1: at least one). Returns the number of violations,
+ * each printed.
+ */
+static inline int mmn_check_each(const struct mmn_snapshot *before, long nonblock)
+{
+	struct mmn_snapshot now;
+	int i, j, bad = 0;
+
+	if (before->n == 0) {
+		fprintf(stderr, "# no subscriber to check\n");
+		return 1;
+	}
+	if (mmn_snapshot(before->subs[0].pid, &now) != before->n) {
+		fprintf(stderr, "# %d subscribers now, %d before\n", now.n, before->n);
+		return 1;
+	}
+	for (i = 0; i < before->n; i++) {
+		const struct mmn_sub *b = &before->subs[i], *a = NULL;
+		long nb;
+
+		for (j = 0; j < now.n; j++)
+			if (now.subs[j].id == b->id)
+				a = &now.subs[j];
+		if (!a) {
+			fprintf(stderr, "# subscriber %ld is gone\n", b->id);
+			bad++;
+			continue;
+		}
+		nb = a->nonblock - b->nonblock;
+		if (a->starts <= b->starts || a->starts != a->ends || a->in_flight || a->unpaired ||
+		    (nonblock >= 0 ? nb != nonblock : nb < 1)) {
+			fprintf(stderr,
+				"# subscriber %ld: starts %ld -> %ld, ends %ld, in_flight %ld, unpaired %ld, nonblock +%ld (want %s%ld)\n",
+				a->id, b->starts, a->starts, a->ends, a->in_flight, a->unpaired, nb,
+				nonblock >= 0 ? "" : ">= ", nonblock >= 0 ? nonblock : 1);
+			bad++;
+		}
+	}
+	return bad;
 }
 
 /* Module handling: loaded from $MMN_STOPGAP_KO or with modprobe. */
@@ -720,7 +789,7 @@ static inline void *mmn_parker(void *arg)
 	int fd = open(MMN_CONTROL, O_WRONLY);
 
 	msg.tid = (pid_t)syscall(SYS_gettid);
-	msg.err = fd < 0 ? errno : 0;
+	msg.err = fd < 0 ? errno : msg.err;
 	if (report >= 0 && write(report, &msg, sizeof(msg)) != sizeof(msg))
 		_exit(3);
 	if (fd >= 0 && write(fd, "park 120", 8) < 0)
@@ -1063,13 +1132,20 @@ static inline int mmn_memcg_enter(const char *path)
  * OOM killer kills the process. The parked thread keeps the mm alive for the
  * OOM reaper.
  */
-static inline void mmn_oom_victim(const char *cg, int go_fd, int tid_fd)
+static inline void mmn_oom_victim_flags(const char *cg, int go_fd, int tid_fd, int flags)
 {
 	pthread_t t;
 	char go;
 
-	if (mmn_memcg_enter(cg) ||
-	    pthread_create(&t, NULL, mmn_parker, (void *)(intptr_t)tid_fd))
+	if (mmn_memcg_enter(cg))
+		_exit(2);
+	if (flags & MMN_VICTIM_DMIRROR) {
+		/* test_hmm's interval notifier on our mm; its fd is in the report. */
+		mmn_victim_info.dmirror_fd = open("/dev/hmm_dmirror0", O_RDWR);
+		if (mmn_victim_info.dmirror_fd < 0)
+			mmn_victim_info.err = errno;
+	}
+	if (pthread_create(&t, NULL, mmn_parker, (void *)(intptr_t)tid_fd))
 		_exit(2);
 	if (read(go_fd, &go, 1) != 1)
 		_exit(5);
@@ -1080,6 +1156,11 @@ static inline void mmn_oom_victim(const char *cg, int go_fd, int tid_fd)
 		if (p != MAP_FAILED)
 			memset(p, 0x11, 1 << 20);
 	}
+}
+
+static inline void mmn_oom_victim(const char *cg, int go_fd, int tid_fd)
+{
+	mmn_oom_victim_flags(cg, go_fd, tid_fd, 0);
 }
 
 /* ---- Kernel log ---------------------------------------------------------- */

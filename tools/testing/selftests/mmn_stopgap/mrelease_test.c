@@ -28,7 +28,9 @@ FIXTURE_VARIANT_ADD(mrelease, one_subscriber) { 1, "stopgap", 0 };
 FIXTURE_VARIANT_ADD(mrelease, two_subscribers) { 2, "stopgap", EAGAIN };
 FIXTURE_VARIANT_ADD(mrelease, three_subscribers) { 3, "stopgap", EAGAIN };
 FIXTURE_VARIANT_ADD(mrelease, eight_subscribers) { 8, "stopgap", EAGAIN };
-FIXTURE_VARIANT_ADD(mrelease, three_policy_off) { 3, "off", 0 };
+FIXTURE_VARIANT_ADD(mrelease, one_policy_off) { 1, "off", 0 };
+FIXTURE_VARIANT_ADD(mrelease, two_policy_off) { 2, "off", 0 };
+FIXTURE_VARIANT_ADD(mrelease, eight_policy_off) { 8, "off", 0 };
 
 FIXTURE_SETUP(mrelease)
 {
@@ -55,11 +57,13 @@ FIXTURE_TEARDOWN(mrelease)
  */
 TEST_F(mrelease, reap)
 {
+	struct mmn_snapshot each;
 	struct mmn_totals t;
 	struct mmn_stats s;
 	long before, after;
 	int err;
 
+	ASSERT_EQ(variant->subscribers, mmn_snapshot(self->v.pid, &each));
 	before = mmn_rss_kb(self->v.pid, self->v.parked_tid);
 	ASSERT_GE(before, VICTIM_KB);
 	ASSERT_EQ(0, mmn_victim_kill(&self->v));
@@ -99,6 +103,8 @@ TEST_F(mrelease, reap)
 		EXPECT_EQ(t.starts, t.ends);
 		EXPECT_EQ(t.nonblock, t.starts);
 		EXPECT_LT(after, VICTIM_KB / 8);
+		/* And each one on its own: non-blockable starts, each with its end. */
+		EXPECT_EQ(0, mmn_check_each(&each, -1));
 	}
 }
 

@@ -16,6 +16,7 @@
 
 FIXTURE(oom)
 {
+	struct mmn_snapshot each;
 	char cg[256];
 	pid_t pid;
 	pid_t parked_tid;
@@ -87,6 +88,7 @@ TEST_F_TIMEOUT(oom, reaper, 120)
 	ASSERT_EQ(0, mmn_ctl("policy %s", variant->policy));
 	ASSERT_EQ(0, mmn_ctl("attach %d %d", self->pid, variant->subscribers));
 	ASSERT_EQ(0, mmn_ctl("reset"));
+	ASSERT_EQ(variant->subscribers, mmn_snapshot(self->pid, &self->each));
 	mmn_kmsg_mark("mmn-selftest: oom victim %d starts allocating\n", self->pid);
 	ASSERT_EQ(1, write(gofd[1], "g", 1));
 
@@ -111,7 +113,17 @@ TEST_F_TIMEOUT(oom, reaper, 120)
 
 	rss = mmn_rss_kb(self->pid, self->parked_tid);
 	if (variant->reaped) {
+		struct mmn_stats s;
+
 		EXPECT_LT(rss, LIMIT_MIB * 1024 / 4);
+		/* Reaped: no refusal, a gate only under stopgap, and each subscriber saw
+		 * the reaper's non-blockable ranges, each start with its end. */
+		ASSERT_EQ(0, mmn_stats(&s));
+		EXPECT_EQ(0, s.refused);
+		EXPECT_EQ(strcmp(variant->policy, "stopgap") ? 0 : 1, s.gates);
+		if (s.gates)
+			EXPECT_GT(s.nonblock_seen, 0);
+		EXPECT_EQ(0, mmn_check_each(&self->each, -1));
 	} else {
 		struct mmn_stats s;
 		struct mmn_totals t;

@@ -4,9 +4,9 @@
  *
  * The test process attaches 1, 2 or 8 paired subscribers to its own mm, runs
  * one real path (munmap, madvise(MADV_DONTNEED), mprotect, mremap, fork with
- * a copy-on-write write, or exit), and checks that every subscriber saw it
- * (starts went up) and stayed paired: starts == ends, nothing in flight,
- * nothing unpaired.
+ * a copy-on-write write, or exit), and checks each subscriber on its own: it
+ * saw the path (its starts went up) and stayed paired (starts == ends,
+ * nothing in flight, nothing unpaired, no non-blockable start).
  */
 #include "mmn_stopgap.h"
 #include "kselftest_harness.h"
@@ -15,7 +15,7 @@
 
 FIXTURE(paths)
 {
-	struct mmn_totals before;
+	struct mmn_snapshot before;
 	char *p;
 };
 
@@ -44,8 +44,7 @@ FIXTURE_SETUP(paths)
 	self->p = populated(REGION);
 	ASSERT_NE(MAP_FAILED, self->p);
 	ASSERT_EQ(0, mmn_ctl("attach %d %d", getpid(), variant->subscribers));
-	ASSERT_EQ(0, mmn_totals("paired", getpid(), &self->before));
-	ASSERT_EQ(variant->subscribers, self->before.count);
+	ASSERT_EQ(variant->subscribers, mmn_snapshot(getpid(), &self->before));
 }
 
 FIXTURE_TEARDOWN(paths)
@@ -53,21 +52,13 @@ FIXTURE_TEARDOWN(paths)
 	mmn_ctl("detach all");
 }
 
-/* Every subscriber of ours saw at least one more start, and all are paired. */
-static void check_paired(struct __test_metadata *_metadata, const struct mmn_totals *before,
+/* Each subscriber of ours saw at least one more start, and each is paired. */
+static void check_paired(struct __test_metadata *_metadata, const struct mmn_snapshot *before,
 			 int subscribers)
 {
-	struct mmn_totals t;
-
-	ASSERT_EQ(0, mmn_totals("paired", getpid(), &t));
-	ASSERT_EQ(subscribers, t.count);
-	/* At least one start per subscriber: the path reached every one. */
-	EXPECT_GE(t.starts - before->starts, subscribers);
-	EXPECT_EQ(t.starts, t.ends);
-	EXPECT_EQ(0, t.in_flight);
-	EXPECT_EQ(0, t.unpaired);
+	ASSERT_EQ(subscribers, before->n);
 	/* Blocking paths: no subscriber saw a non-blockable start. */
-	EXPECT_EQ(0, t.nonblock);
+	EXPECT_EQ(0, mmn_check_each(before, 0));
 }
 
 TEST_F(paths, munmap)
@@ -107,7 +98,7 @@ TEST_F(paths, mremap_move)
 
 TEST_F(paths, fork_cow_write)
 {
-	struct mmn_totals mid;
+	struct mmn_snapshot mid;
 	pid_t child;
 	int status;
 
@@ -118,13 +109,13 @@ TEST_F(paths, fork_cow_write)
 		pause();
 		_exit(0);
 	}
-	/* fork write-protected our private pages: the parent saw that. */
-	ASSERT_EQ(0, mmn_totals("paired", getpid(), &mid));
+	/* fork write-protected our private pages: each subscriber saw that. */
+	EXPECT_EQ(0, mmn_check_each(&self->before, 0));
+	ASSERT_EQ(variant->subscribers, mmn_snapshot(getpid(), &mid));
 	/* Copy-on-write in the parent: one more invalidation per written page. */
 	self->p[0] = 1;
 	self->p[REGION - 1] = 2;
 	check_paired(_metadata, &mid, variant->subscribers);
-	EXPECT_GT(mid.starts, self->before.starts);
 	kill(child, SIGKILL);
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	munmap(self->p, REGION);
@@ -134,20 +125,22 @@ TEST_F(paths, fork_cow_write)
 TEST_F(paths, exit_release)
 {
 	struct mmn_victim v;
-	struct mmn_totals t;
+	struct mmn_sub subs[8];
 	struct mmn_stats s0, s1;
+	int i;
 
 	ASSERT_EQ(0, mmn_ctl("detach all"));
 	ASSERT_EQ(0, mmn_victim_start(&v, 4, false));
 	ASSERT_EQ(0, mmn_ctl("attach %d %d", v.pid, variant->subscribers));
 	ASSERT_EQ(0, mmn_stats(&s0));
 	mmn_victim_stop(&v);
-	ASSERT_EQ(0, mmn_totals("paired", 0, &t));
-	ASSERT_EQ(variant->subscribers, t.count);
-	EXPECT_EQ(variant->subscribers, t.dead);
-	EXPECT_EQ(t.starts, t.ends);
-	EXPECT_EQ(0, t.in_flight);
-	EXPECT_EQ(0, t.unpaired);
+	ASSERT_EQ(variant->subscribers, mmn_subs(subs, 8));
+	for (i = 0; i < variant->subscribers; i++) {
+		EXPECT_STREQ("dead", subs[i].state);
+		EXPECT_EQ(subs[i].starts, subs[i].ends);
+		EXPECT_EQ(0, subs[i].in_flight);
+		EXPECT_EQ(0, subs[i].unpaired);
+	}
 	/* The gate saw the release range (and the exit's unmaps, if any). */
 	ASSERT_EQ(0, mmn_stats(&s1));
 	EXPECT_GT(s1.gate_calls, s0.gate_calls);

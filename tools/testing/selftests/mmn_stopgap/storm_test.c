@@ -29,6 +29,9 @@ struct storm {
 	pid_t pids[16];		/* churn victims, refreshed by the churners */
 	pthread_mutex_t lock;
 	long ok, einval, other_expected, unexpected;
+	/* process_mrelease() results: reaped, refused, gone already, anything else. */
+	long reaped, refused, gone, reap_unexpected;
+	int reap_unexpected_errno;
 	int unexpected_errno;
 	char unexpected_cmd[300];
 };
@@ -215,7 +218,20 @@ static void *churner(void *arg)
 
 			kill(pid, SIGKILL);
 			if (pidfd >= 0) {
-				syscall(__NR_process_mrelease, pidfd, 0);
+				int err = syscall(__NR_process_mrelease, pidfd, 0) ? errno : 0;
+
+				pthread_mutex_lock(&st->lock);
+				if (!err) {
+					st->reaped++;
+				} else if (err == EAGAIN) {
+					st->refused++;
+				} else if (err == ESRCH) {
+					st->gone++;
+				} else {
+					st->reap_unexpected++;
+					st->reap_unexpected_errno = err;
+				}
+				pthread_mutex_unlock(&st->lock);
 				close(pidfd);
 			}
 		} else {
@@ -287,6 +303,13 @@ TEST_F_TIMEOUT(storm, storm, MAX_SECONDS + 120)
 		TH_LOG("unexpected errno %d for \"%s\"", st.unexpected_errno, st.unexpected_cmd);
 	}
 	EXPECT_GE(st.ok + st.einval + st.other_expected, total * 9 / 10);
+	/* Every process_mrelease(): reaped, refused by the rule, or already gone. */
+	TH_LOG("process_mrelease: %ld reaped, %ld refused (EAGAIN), %ld gone (ESRCH)",
+	       st.reaped, st.refused, st.gone);
+	EXPECT_EQ(0, st.reap_unexpected) {
+		TH_LOG("process_mrelease failed with errno %d", st.reap_unexpected_errno);
+	}
+	EXPECT_GT(st.reaped + st.refused, 0);
 	EXPECT_GT(st.ok, 0);
 	EXPECT_GT(st.einval, 0);
 
