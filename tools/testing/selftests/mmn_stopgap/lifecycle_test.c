@@ -5,6 +5,7 @@
  * control writes race with each other and with invalidations.
  */
 #include "mmn_stopgap.h"
+#include <linux/sched.h>
 #include "kselftest_harness.h"
 
 #ifndef O_NONBLOCK
@@ -62,29 +63,64 @@ TEST_F(life, target_exits_while_attached)
 	EXPECT_EQ(0, s.subscribers);
 }
 
-/* A new process after a dead one gets a fresh group, even with the same pid slot. */
-TEST_F(life, fresh_group_after_exit)
+/* A process with pid want, made with clone3(set_tid); it touches 1 MiB and waits. */
+static pid_t spawn_with_pid(pid_t want)
 {
-	struct mmn_victim w;
+	struct clone_args args = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uintptr_t)&want,
+		.set_tid_size = 1,
+	};
+	pid_t pid = syscall(__NR_clone3, &args, sizeof(args));
+
+	if (pid == 0) {
+		char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+
+		if (p != MAP_FAILED)
+			memset(p, 1, 1 << 20);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/*
+ * The pid of a dead target is reused, on purpose (clone3 with set_tid): the
+ * new process gets a fresh group, the dead one stays; "detach pid" names the
+ * pid given to attach, so it takes both groups' subscribers.
+ */
+TEST_F(life, fresh_group_after_pid_reuse)
+{
 	struct mmn_sub subs[4];
 	struct mmn_stats s;
+	pid_t pid = self->v.pid, again;
 
-	ASSERT_EQ(0, mmn_ctl("attach %d 2", self->v.pid));
+	ASSERT_EQ(0, mmn_ctl("attach %d 2", pid));
 	mmn_victim_stop(&self->v);
-	ASSERT_EQ(0, mmn_victim_start(&w, 2, false));
-	ASSERT_EQ(0, mmn_ctl("attach %d 1", w.pid));
+	again = spawn_with_pid(pid);
+	ASSERT_EQ(pid, again) TH_LOG("clone3(set_tid = %d): %s", pid, strerror(errno));
+	ASSERT_EQ(0, mmn_ctl("attach %d 1", pid));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(2, s.groups);
 	ASSERT_EQ(3, mmn_subs(subs, 4));
 	EXPECT_STREQ("dead", subs[0].state);
+	EXPECT_STREQ("dead", subs[1].state);
 	EXPECT_STREQ("live", subs[2].state);
-	/* The dead group goes away on its own detach; the live one stays. */
+	EXPECT_EQ(pid, subs[0].pid);
+	EXPECT_EQ(pid, subs[2].pid);
+	/* One id at a time: the dead group goes with its last subscriber only. */
 	ASSERT_EQ(0, mmn_ctl("detach %ld", subs[0].id));
-	ASSERT_EQ(0, mmn_ctl("detach %ld", subs[1].id));
 	ASSERT_EQ(0, mmn_stats(&s));
-	EXPECT_EQ(1, s.groups);
-	EXPECT_EQ(1, s.subscribers);
-	mmn_victim_stop(&w);
+	EXPECT_EQ(2, s.groups);
+	/* By pid: both groups' subscribers. */
+	ASSERT_EQ(0, mmn_ctl("detach pid %d", pid));
+	ASSERT_EQ(0, mmn_stats(&s));
+	EXPECT_EQ(0, s.groups);
+	EXPECT_EQ(0, s.subscribers);
+	EXPECT_EQ(0, s.gates);
+	kill(again, SIGKILL);
+	waitpid(again, NULL, 0);
 }
 
 /* rmmod with subscribers attached leaves nothing registered; re-insmod works. */
