@@ -11,6 +11,8 @@ out="$MMN_RESULTS"
 filter=$(sed -n 's/.*mmn\.tests=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
 # mmn.storm=N sets the size of the command storm (storm_test).
 storm=$(sed -n 's/.*mmn\.storm=\([0-9]*\).*/\1/p' /proc/cmdline)
+# mmn.failfast=1 (make mutants) stops at the first binary that fails.
+failfast=$(sed -n 's/.*mmn\.failfast=\([01]\).*/\1/p' /proc/cmdline)
 [ -n "$storm" ] && export MMN_STORM_COMMANDS="$storm"
 kmemleak=/sys/kernel/debug/kmemleak
 if [ -e "$kmemleak" ]; then
@@ -74,6 +76,7 @@ for t in "${MMN_TESTS_DIR:-/tests}"/*; do
 	echo "MMN-TEST: $name rc=$trc secs=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')" >>"$out"
 	# kselftest: 0 pass, 4 skip; anything else is a failure.
 	[ "$trc" -eq 0 ] || [ "$trc" -eq 4 ] || rc=1
+	[ "$rc" -ne 0 ] && [ "$failfast" = 1 ] && break
 done
 if [ -e "$kmemleak" ]; then
 	# Keep the module loaded so that its frames are symbolized; kmemleak
