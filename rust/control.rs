@@ -7,9 +7,11 @@
 //! `Documentation/mmn_stopgap.rst`):
 //!
 //! ```text
-//! attach <pid> [count] [paired|eagain]
+//! attach <pid> [count] [paired|eagain|mirror [<addr> <pages>]]
 //! detach <id> | detach pid <pid> | detach all
 //! policy stopgap|off|raw
+//! mirror <id> <addr> <pages>
+//! teardown deferred|sync
 //! reset
 //! park [seconds]
 //! unpark
@@ -34,6 +36,9 @@ pub const DEFAULT_PARK_SECS: u32 = 30;
 /// Largest pid the kernel can hand out (`PID_MAX_LIMIT` on 64-bit).
 pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 
+/// Most pages one `mirror` snapshot covers.
+pub const MAX_MIRROR_PAGES: u32 = 64;
+
 /// The kind of subscriber `attach` creates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -41,6 +46,9 @@ pub enum Kind {
     Paired,
     /// Refuses every non-blockable start with `-EAGAIN`; has no end op.
     Eagain,
+    /// An interval notifier that mirrors pages of the target (the Rust twin of `lib/test_hmm`'s
+    /// dmirror).
+    Mirror,
 }
 
 impl Kind {
@@ -49,6 +57,36 @@ impl Kind {
         match self {
             Kind::Paired => "paired",
             Kind::Eagain => "eagain",
+            Kind::Mirror => "mirror",
+        }
+    }
+}
+
+/// A range of pages of the target: `<addr> <pages>` (the address in plain decimal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pages {
+    /// First address (the module requires it page-aligned).
+    pub addr: u64,
+    /// Number of pages, `1..=MAX_MIRROR_PAGES`.
+    pub pages: u32,
+}
+
+/// How `detach` unregisters hlist subscribers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Teardown {
+    /// `mmu_notifier_put()`: the core frees them after one SRCU grace period for all (the
+    /// default).
+    Deferred,
+    /// `mmu_notifier_unregister()`: a full SRCU grace period for each (for the benchmark).
+    Sync,
+}
+
+impl Teardown {
+    /// The name used in commands and in the `stats` file.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Teardown::Deferred => "deferred",
+            Teardown::Sync => "sync",
         }
     }
 }
@@ -100,11 +138,22 @@ pub enum Command {
         count: u32,
         /// Which kind of subscriber.
         kind: Kind,
+        /// For `mirror`: the interval its notifier covers (`None`: the whole address space).
+        interval: Option<Pages>,
     },
     /// `detach ...`.
     Detach(DetachTarget),
     /// `policy stopgap|off|raw`.
     SetPolicy(Policy),
+    /// `mirror <id> <addr> <pages>`: snapshot pages of the target into a mirror subscriber.
+    Mirror {
+        /// The mirror subscriber.
+        id: u64,
+        /// The pages to snapshot.
+        pages: Pages,
+    },
+    /// `teardown deferred|sync`.
+    SetTeardown(Teardown),
     /// `reset`: zero the counters.
     Reset,
     /// `park [seconds]`: sleep uninterruptibly until `unpark` or the timeout.
@@ -139,6 +188,8 @@ pub enum ParseError {
     UnknownKind,
     /// `policy` with a value other than `stopgap`, `off` or `raw`.
     UnknownPolicy,
+    /// `teardown` with a value other than `deferred` or `sync`.
+    UnknownTeardown,
 }
 
 /// Parses a plain decimal number: digits only, no sign, no leading zero, no overflow.
@@ -189,10 +240,21 @@ fn expect_end<'a>(mut rest: impl Iterator<Item = &'a str>) -> Result<(), ParseEr
     }
 }
 
+/// Parses `<addr> <pages>`.
+fn parse_pages<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Pages, ParseError> {
+    let addr = parse_decimal(args.next().ok_or(ParseError::MissingArgument)?)?;
+    let pages = parse_count(
+        args.next().ok_or(ParseError::MissingArgument)?,
+        MAX_MIRROR_PAGES,
+    )?;
+    Ok(Pages { addr, pages })
+}
+
 fn parse_attach<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, ParseError> {
     let pid = parse_pid(args.next().ok_or(ParseError::MissingArgument)?)?;
     let mut count = 1;
     let mut kind = Kind::Paired;
+    let mut interval = None;
     let mut next = args.next();
     if let Some(token) = next {
         if token.as_bytes()[0].is_ascii_digit() {
@@ -204,6 +266,7 @@ fn parse_attach<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, 
         kind = match token {
             "paired" => Kind::Paired,
             "eagain" => Kind::Eagain,
+            "mirror" => Kind::Mirror,
             _ if token.as_bytes()[0].is_ascii_digit() => {
                 return Err(ParseError::UnexpectedArgument)
             }
@@ -212,9 +275,37 @@ fn parse_attach<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, 
             }
             _ => return Err(ParseError::UnknownKind),
         };
+        if kind == Kind::Mirror {
+            let mut rest = args.by_ref().peekable();
+            if rest.peek().is_some() {
+                interval = Some(parse_pages(&mut rest)?);
+            }
+        }
     }
     expect_end(args)?;
-    Ok(Command::Attach { pid, count, kind })
+    Ok(Command::Attach {
+        pid,
+        count,
+        kind,
+        interval,
+    })
+}
+
+fn parse_mirror<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, ParseError> {
+    let id = parse_in_range(args.next().ok_or(ParseError::MissingArgument)?, 1, u64::MAX)?;
+    let pages = parse_pages(&mut args)?;
+    expect_end(args)?;
+    Ok(Command::Mirror { id, pages })
+}
+
+fn parse_teardown<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, ParseError> {
+    let teardown = match args.next().ok_or(ParseError::MissingArgument)? {
+        "deferred" => Teardown::Deferred,
+        "sync" => Teardown::Sync,
+        _ => return Err(ParseError::UnknownTeardown),
+    };
+    expect_end(args)?;
+    Ok(Command::SetTeardown(teardown))
 }
 
 fn parse_detach<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, ParseError> {
@@ -270,6 +361,8 @@ pub fn parse(input: &[u8]) -> Result<Command, ParseError> {
         "attach" => parse_attach(words),
         "detach" => parse_detach(words),
         "policy" => parse_policy(words),
+        "mirror" => parse_mirror(words),
+        "teardown" => parse_teardown(words),
         "reset" => expect_end(words).map(|()| Command::Reset),
         "park" => parse_park(words),
         "unpark" => expect_end(words).map(|()| Command::Unpark),

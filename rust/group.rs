@@ -20,12 +20,16 @@ use crate::{
     control::{
         DetachTarget,
         Kind,
-        Policy, //
+        Policy,
+        Teardown, //
     },
+    mirror::MirrorSub,
     mmu_notifier::{
         IntervalNotifier,
         IntervalNotifierOps,
-        Range, //
+        Invalidate,
+        Pass,
+        Refused, //
     },
     policy::{
         decide,
@@ -82,6 +86,8 @@ pub(crate) struct Shared {
     pub(crate) gates: Atomic<u32>,
     /// Subscribers being unregistered and gates being removed right now.
     pub(crate) removing: Atomic<u32>,
+    /// `teardown sync`: unregister each subscriber with a full SRCU grace period.
+    sync_teardown: Atomic<bool>,
 }
 
 const fn policy_from(raw: u32) -> Policy {
@@ -111,7 +117,23 @@ impl Shared {
             warned: Atomic::new(false),
             gates: Atomic::new(0),
             removing: Atomic::new(0),
+            sync_teardown: Atomic::new(false),
         }
+    }
+
+    /// How `detach` unregisters.
+    pub(crate) fn teardown(&self) -> Teardown {
+        if self.sync_teardown.load(Relaxed) {
+            Teardown::Sync
+        } else {
+            Teardown::Deferred
+        }
+    }
+
+    /// Sets how `detach` unregisters, from the next one on.
+    pub(crate) fn set_teardown(&self, teardown: Teardown) {
+        self.sync_teardown
+            .store(teardown == Teardown::Sync, Relaxed);
     }
 
     /// The current policy.
@@ -150,18 +172,31 @@ struct Counts {
 }
 
 impl Counts {
+    /// Counts `n` new subscribers of `kind`. A mirror is not counted: the rule protects the
+    /// start/end pairs of hlist subscriptions, and an interval notifier's refusal is balanced
+    /// by the core.
     fn add(&self, kind: Kind, n: u32) {
-        self.subscribers.add(n, Relaxed);
-        if kind == Kind::Eagain {
-            self.refusers.add(n, Relaxed);
+        match kind {
+            Kind::Paired => self.subscribers.add(n, Relaxed),
+            Kind::Eagain => {
+                self.subscribers.add(n, Relaxed);
+                self.refusers.add(n, Relaxed);
+            }
+            Kind::Mirror => (),
         }
     }
 
     fn remove(&self, kind: Kind, n: u32) {
-        if kind == Kind::Eagain {
-            self.refusers.fetch_sub(n, Relaxed);
+        match kind {
+            Kind::Paired => {
+                self.subscribers.fetch_sub(n, Relaxed);
+            }
+            Kind::Eagain => {
+                self.refusers.fetch_sub(n, Relaxed);
+                self.subscribers.fetch_sub(n, Relaxed);
+            }
+            Kind::Mirror => (),
         }
-        self.subscribers.fetch_sub(n, Relaxed);
     }
 }
 
@@ -171,18 +206,24 @@ struct Gate {
     counts: Arc<Counts>,
 }
 
+#[vtable]
 impl IntervalNotifierOps for Gate {
-    fn invalidate(&self, range: &Range, _cur_seq: usize) -> bool {
+    /// The gate mirrors nothing: it only decides.
+    type Mirror = ();
+
+    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
         let shared = &*self.shared;
         shared.gate_calls.add(1, Relaxed);
-        let blockable = range.blockable();
-        if !blockable {
-            shared.nonblock_seen.add(1, Relaxed);
-        }
+        // A blockable invalidation cannot be refused: only the non-blocking view can.
+        let Invalidate::NonBlocking(nb) = inv else {
+            return Ok(Pass::DONE);
+        };
+        shared.nonblock_seen.add(1, Relaxed);
+        let range = nb.range();
         let subscribers = self.counts.subscribers.load(Relaxed);
         let refusers = self.counts.refusers.load(Relaxed);
-        match decide(shared.policy(), blockable, subscribers, refusers) {
-            Verdict::Allow => true,
+        match decide(shared.policy(), false, subscribers, refusers) {
+            Verdict::Allow => Ok(Pass::DONE),
             Verdict::Refuse => {
                 shared.refused.add(1, Relaxed);
                 shared.warned.store(true, Relaxed);
@@ -198,7 +239,7 @@ impl IntervalNotifierOps for Gate {
                     subscribers,
                     refusers
                 );
-                false
+                Err(nb.refuse())
             }
         }
     }
@@ -295,6 +336,7 @@ impl Group {
                     shared: self.shared.clone(),
                     counts: self.counts.clone(),
                 },
+                (),
             ),
             GFP_KERNEL,
         )?;
@@ -370,7 +412,11 @@ impl Unlinked {
         let mut groups = self.groups;
         for entry in self.entries {
             let kind = entry.subscriber.kind();
-            drop(entry.subscriber);
+            match entry.group.shared.teardown() {
+                // Put: the core frees it after a grace period, for all of them at once.
+                Teardown::Deferred => drop(entry.subscriber),
+                Teardown::Sync => entry.subscriber.unregister_now(),
+            }
             entry.group.shared.removing.fetch_sub(1, Relaxed);
             entry.group.counts.remove(kind, 1);
             // Cannot fail: room for every entry (type invariant).
@@ -413,6 +459,8 @@ pub(crate) struct Reservation {
     group: Arc<Group>,
     count: usize,
     kind: Kind,
+    /// For a mirror, its interval (`(start, len)`); `None`: the whole address space.
+    interval: Option<(usize, usize)>,
     pid: i32,
     spare: KVec<Arc<Group>>,
 }
@@ -432,7 +480,7 @@ impl Reservation {
         let made = self.group.sync_gate().and_then(|()| {
             for _ in 0..self.count {
                 // `created` has room for `count`: the push cannot allocate.
-                created.push(Subscriber::new(mm, self.kind)?, GFP_KERNEL)?;
+                created.push(Subscriber::new(mm, self.kind, self.interval)?, GFP_KERNEL)?;
             }
             Ok(())
         });
@@ -494,6 +542,24 @@ impl Registry {
         vectors + groups + subscribers
     }
 
+    /// The mirror subscriber `id` and its mm, for a snapshot after the mutex: `ENOENT` if no
+    /// subscriber has that id, `EINVAL` if it is not a mirror.
+    pub(crate) fn mirror(&self, id: u64) -> Result<(Arc<MirrorSub>, ARef<Mm>)> {
+        let entry = self.entries.iter().find(|e| e.id == id).ok_or(ENOENT)?;
+        let mirror = entry.subscriber.mirror().ok_or(EINVAL)?;
+        Ok((mirror.clone(), entry.group.mm.clone()))
+    }
+
+    /// Writes the `mirror` file's lines of every listed mirror, by id.
+    pub(crate) fn show_mirrors(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in self.entries.iter() {
+            if let Some(m) = e.subscriber.mirror() {
+                m.show(e.id, e.pid, f)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes one `subscribers` line per listed subscriber, by id.
     pub(crate) fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for e in self.entries.iter() {
@@ -510,6 +576,7 @@ impl Registry {
         pid: i32,
         count: u32,
         kind: Kind,
+        interval: Option<(usize, usize)>,
     ) -> Result<Reservation> {
         let count = usize::try_from(count).map_err(|_| EINVAL)?;
         let existing = self.slots.iter().position(|s| s.group.is_on(mm));
@@ -536,6 +603,7 @@ impl Registry {
             group: slot.group.clone(),
             count,
             kind,
+            interval,
             pid,
             spare,
         })

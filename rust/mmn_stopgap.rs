@@ -13,6 +13,7 @@
 // are `pub` so that the same items are public there.
 pub mod control;
 mod group;
+mod mirror;
 mod mmu_notifier;
 pub mod policy;
 mod state;

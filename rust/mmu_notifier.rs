@@ -4,27 +4,101 @@
 //!
 //! Two kinds of subscription exist in the kernel, and both are wrapped here:
 //!
-//! - [`MmuNotifier`]: a `struct mmu_notifier` on the mm's hlist. It sees every
-//!   `invalidate_range_start`/`invalidate_range_end` pair and the final `release`.
-//! - [`IntervalNotifier`]: a `struct mmu_interval_notifier` in the mm's interval tree. The core
-//!   calls interval notifiers *before* any hlist subscriber; if one of them refuses a
-//!   non-blockable range, no hlist subscriber is called at all.
+//! - [`Subscription`]: a `struct mmu_notifier` on the mm's hlist. It sees every
+//!   `invalidate_range_start`/`invalidate_range_end` pair and the final `release`. Dropping it
+//!   costs no SRCU grace period: the core frees it later ([`mmu_notifier_put()`]), and
+//!   [`synchronize()`] waits for those frees.
+//! - [`IntervalNotifier`]: a `struct mmu_interval_notifier` over a range of the address space.
+//!   The core calls interval notifiers *before* any hlist subscriber; a driver mirrors the
+//!   pages of its range with the sequence protocol ([`IntervalNotifier::read_begin`],
+//!   [`MirrorGuard::read_retry`], [`InvalidateGuard::set_seq`]) under the lock the notifier
+//!   owns, and may split its invalidation in two passes (`invalidate_finish`).
 //!
-//! Both are pinned, registered when they are initialised and unregistered when they are dropped.
-//! Dropping sleeps (it waits for SRCU or for the running invalidation), so it must never happen
-//! inside a notifier callback.
+//! The core's contract is in the types, not in comments:
+//!
+//! - a callback that may sleep is handed a *blockable* view of the range, one that must not is
+//!   handed a *non-blocking* view; only the non-blocking view can produce [`Refused`], which the
+//!   core sees as `-EAGAIN` (the only refusal it allows);
+//! - an hlist subscriber refuses only if its type says so ([`MmuNotifierOps::MAY_REFUSE`]), and
+//!   such a type cannot have `invalidate_range_end` (the core calls every end after a refusal,
+//!   so a refuser could not tell which end belongs to a start it refused): both are build
+//!   errors;
+//! - [`InvalidateGuard::set_seq`] exists only inside an interval notifier's `invalidate`, with
+//!   the notifier's own lock held, as `mmu_interval_read_retry()` requires.
+//!
+//! [`mmu_notifier_put()`]: srctree/mm/mmu_notifier.c
 //!
 //! C header: [include/linux/mmu_notifier.h](srctree/include/linux/mmu_notifier.h)
 
-use core::marker::PhantomPinned;
+use core::{
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
+    ops::{
+        Deref,
+        DerefMut, //
+    },
+    ptr::NonNull,
+};
 use kernel::{
     bindings,
     error::to_result,
-    mm::MmWithUser,
-    page::PAGE_MASK,
+    ffi::{
+        c_int,
+        c_ulong, //
+    },
+    mm::{
+        MmWithUser,
+        MmapReadGuard, //
+    },
+    new_mutex,
+    page::{
+        PAGE_MASK,
+        PAGE_SIZE, //
+    },
     prelude::*,
-    types::Opaque, //
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Mutex,
+        MutexGuard, //
+    },
+    types::Opaque,
 };
+
+/// The out-of-line copies of the static inline functions of `<linux/mmu_notifier.h>` and the
+/// `hmm_range_fault()` wrapper (`rust/helpers/mmu_notifier.c`).
+mod helpers {
+    use kernel::ffi::{
+        c_int,
+        c_ulong,
+        c_void, //
+    };
+
+    // The notifiers are passed as `void *`: their C types are `struct mmu_interval_notifier`.
+    extern "C" {
+        pub(super) fn mmn_helper_mmu_interval_set_seq(interval_sub: *mut c_void, cur_seq: c_ulong);
+        pub(super) fn mmn_helper_mmu_interval_read_retry(
+            interval_sub: *mut c_void,
+            seq: c_ulong,
+        ) -> bool;
+        pub(super) fn mmn_helper_mmu_interval_check_retry(
+            interval_sub: *mut c_void,
+            seq: c_ulong,
+        ) -> bool;
+        pub(super) fn mmn_helper_hmm_range_fault(
+            interval_sub: *mut c_void,
+            seq: c_ulong,
+            start: c_ulong,
+            end: c_ulong,
+            pfns: *mut c_ulong,
+        ) -> c_int;
+        pub(super) fn mmn_helper_hmm_pfn_to_pfn(hmm_pfn: c_ulong) -> c_ulong;
+    }
+}
 
 /// Why an invalidation happens (`enum mmu_notifier_event`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,122 +181,145 @@ impl Range {
     }
 
     /// Whether callbacks may sleep (`mmu_notifier_range_blockable()`).
-    ///
-    /// When this is `false` the caller is the OOM reaper or `process_mrelease(2)`: a callback
-    /// must not sleep, and may only refuse with `-EAGAIN`.
-    pub(crate) fn blockable(&self) -> bool {
+    fn blockable(&self) -> bool {
         self.raw().flags & bindings::MMU_NOTIFIER_RANGE_BLOCKABLE != 0
     }
 }
 
-/// The callbacks of an hlist subscription ([`MmuNotifier`]).
+/// The answer of a callback that refuses a non-blockable invalidation; the core returns
+/// `-EAGAIN` to the OOM reaper or to `process_mrelease(2)`.
 ///
-/// The core's contract, which implementors must follow:
+/// Only the non-blocking view of a range can make one ([`NonBlocking::refuse`],
+/// [`NonBlockingInvalidate::refuse`]): a blockable invalidation cannot be refused.
+#[must_use]
+pub(crate) struct Refused(());
+
+// ---------------------------------------------------------------------------------------------
+// hlist subscriptions
+// ---------------------------------------------------------------------------------------------
+
+/// An `invalidate_range_start` as an hlist subscriber of type `T` sees it.
+pub(crate) enum Start<'a, T: MmuNotifierOps> {
+    /// The callback may sleep; the invalidation cannot be refused.
+    Blockable(&'a Range),
+    /// The OOM reaper or `process_mrelease(2)`: the callback must not sleep.
+    NonBlocking(NonBlocking<'a, T>),
+}
+
+impl<'a, T: MmuNotifierOps> Start<'a, T> {
+    /// The range, whatever the view.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn range(&self) -> &'a Range {
+        match self {
+            Start::Blockable(range) => range,
+            Start::NonBlocking(nb) => nb.range,
+        }
+    }
+}
+
+/// A non-blockable range handed to the `invalidate_range_start` of an hlist subscriber of type
+/// `T`.
+pub(crate) struct NonBlocking<'a, T: MmuNotifierOps> {
+    range: &'a Range,
+    _ops: PhantomData<fn() -> T>,
+}
+
+impl<'a, T: MmuNotifierOps> NonBlocking<'a, T> {
+    /// The range.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn range(&self) -> &'a Range {
+        self.range
+    }
+
+    /// Refuses the invalidation: the core returns `-EAGAIN`, after calling every other
+    /// subscriber's start, and then every subscriber's `invalidate_range_end`.
+    ///
+    /// A build error unless `T` says [`MmuNotifierOps::MAY_REFUSE`].
+    pub(crate) fn refuse(self) -> Refused {
+        const {
+            assert!(
+                T::MAY_REFUSE,
+                "only a subscriber with MAY_REFUSE = true may refuse an invalidation"
+            )
+        };
+        Refused(())
+    }
+}
+
+/// The callbacks of an hlist subscription ([`Subscription`]).
 ///
-/// - `invalidate_range_start` may fail only when the range is not blockable, and only with
-///   `EAGAIN`;
-/// - a type whose `invalidate_range_start` can fail must **not** implement
-///   `invalidate_range_end`: the core calls every subscriber's end after any failure, so a
-///   failing subscriber cannot tell which end belongs to a start it refused;
-/// - no callback may sleep when the range is not blockable.
+/// Callbacks run under the core's SRCU read lock and may race with each other; they must not
+/// sleep on a non-blocking range ([`Start::NonBlocking`]).
 #[vtable]
 pub(crate) trait MmuNotifierOps: Send + Sync + Sized + 'static {
-    /// Called before the pages of `range` are unmapped.
-    fn invalidate_range_start(&self, range: &Range) -> Result;
+    /// Whether `invalidate_range_start` may refuse a non-blockable range. A type that may
+    /// cannot implement `invalidate_range_end` (a build error).
+    const MAY_REFUSE: bool = false;
 
-    /// Called after the pages of `range` are unmapped, once per successful start (and, after a
-    /// failed non-blocking start of another subscriber, once per start).
+    /// Called before the pages of the range are unmapped. Only the non-blocking view can
+    /// refuse, and only if [`Self::MAY_REFUSE`].
+    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused>;
+
+    /// Called after the pages of the range are unmapped, once per accepted start; after a
+    /// non-blocking start that another subscriber refused, too.
     fn invalidate_range_end(&self, _range: &Range) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// Called once when the address space goes away, or from unregistration if it had not.
+    /// Called once when the address space goes away while the subscription is registered.
     fn release(&self) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
-/// An hlist subscription (`struct mmu_notifier`) carrying data `T`.
+/// The registered part of a [`Subscription`], in a `KBox` of its own that the core frees.
 ///
 /// # Invariants
 ///
-/// `raw` is registered on an mm with `mmu_notifier_register()`, with the ops table of `T`, for
-/// the whole life of the value; that registration holds an `mmgrab` reference on the mm.
-#[pin_data(PinnedDrop)]
-pub(crate) struct MmuNotifier<T: MmuNotifierOps> {
-    #[pin]
-    data: T,
+/// While a [`Subscription`] points to it, `raw` is registered on an mm with the ops table of
+/// `T`; the registration holds an `mmgrab` reference on the mm.
+#[pin_data]
+struct Registered<T: MmuNotifierOps> {
     #[pin]
     raw: Opaque<bindings::mmu_notifier>,
+    #[pin]
+    data: T,
     #[pin]
     _pin: PhantomPinned,
 }
 
-// SAFETY: The C struct is only touched by the core under its own locking, and `T` is `Send`.
-unsafe impl<T: MmuNotifierOps> Send for MmuNotifier<T> {}
-// SAFETY: Shared references only reach `T`, which is `Sync`.
-unsafe impl<T: MmuNotifierOps> Sync for MmuNotifier<T> {}
-
-impl<T: MmuNotifierOps> MmuNotifier<T> {
-    const OPS: bindings::mmu_notifier_ops = bindings::mmu_notifier_ops {
-        invalidate_range_start: Some(Self::invalidate_range_start_callback),
-        invalidate_range_end: if T::HAS_INVALIDATE_RANGE_END {
-            Some(Self::invalidate_range_end_callback)
-        } else {
-            None
-        },
-        release: if T::HAS_RELEASE {
-            Some(Self::release_callback)
-        } else {
-            None
-        },
-        ..pin_init::zeroed()
+impl<T: MmuNotifierOps> Registered<T> {
+    const OPS: bindings::mmu_notifier_ops = {
+        assert!(
+            !(T::MAY_REFUSE && T::HAS_INVALIDATE_RANGE_END),
+            "a subscriber that may refuse a start cannot have invalidate_range_end"
+        );
+        bindings::mmu_notifier_ops {
+            invalidate_range_start: Some(Self::invalidate_range_start_callback),
+            invalidate_range_end: if T::HAS_INVALIDATE_RANGE_END {
+                Some(Self::invalidate_range_end_callback)
+            } else {
+                None
+            },
+            release: if T::HAS_RELEASE {
+                Some(Self::release_callback)
+            } else {
+                None
+            },
+            free_notifier: Some(Self::free_notifier_callback),
+            ..pin_init::zeroed()
+        }
     };
 
     const fn ops() -> &'static bindings::mmu_notifier_ops {
         &Self::OPS
     }
 
-    /// Initialises `data`, then registers a subscription carrying it on `mm`.
-    ///
-    /// Takes the mm's `mmap_lock` for writing and all its rmap locks: the caller must hold no
-    /// mm locks. `mm` being an [`MmWithUser`] proves the `mm_users` pin the core requires.
-    pub(crate) fn new<'a, E>(
-        mm: &'a MmWithUser,
-        data: impl PinInit<T, E> + 'a,
-    ) -> impl PinInit<Self, Error> + 'a
-    where
-        Error: From<E>,
-    {
-        try_pin_init!(Self {
-            data <- data,
-            raw <- Opaque::try_ffi_init(move |slot: *mut bindings::mmu_notifier| {
-                // SAFETY: `slot` is valid for writes; an all-zero `mmu_notifier` is its unhashed
-                // initial state.
-                unsafe { slot.write(pin_init::zeroed()) };
-                // SAFETY: `slot` was just initialised; the ops table is `'static`.
-                unsafe { (*slot).ops = Self::ops() };
-                // SAFETY:
-                // - `slot` is pinned (it is a field of a pinned struct) and stays registered
-                //   until `drop` unregisters it;
-                // - `data` is initialised before `raw`, so callbacks find it ready;
-                // - `mm` is pinned by `mm_users` for the duration of the call.
-                to_result(unsafe { bindings::mmu_notifier_register(slot, mm.as_raw()) })
-            }),
-            _pin: PhantomPinned,
-        }? Error)
-    }
-
-    /// The data carried by the subscription.
-    pub(crate) fn data(&self) -> &T {
-        &self.data
-    }
-
-    /// Recovers the containing `MmuNotifier` of a subscription handed to a callback.
+    /// Recovers the `Registered` of a subscription handed to a callback.
     ///
     /// # Safety
     ///
-    /// `raw` must be the `raw` field of a live `MmuNotifier<T>`.
+    /// `raw` must be the `raw` field of a live `Registered<T>`.
     unsafe fn from_raw<'a>(raw: *mut bindings::mmu_notifier) -> &'a Self {
         // SAFETY: `Opaque<X>` has the layout of `X`, so `raw` is the address of the field; the
         // caller guarantees it lies inside a live `Self`.
@@ -231,20 +328,28 @@ impl<T: MmuNotifierOps> MmuNotifier<T> {
 
     /// # Safety
     ///
-    /// Called by the core with a subscription registered by [`MmuNotifier::new`] and a valid
+    /// Called by the core with a subscription registered by [`Subscription::new`] and a valid
     /// range that lives for the call.
     unsafe extern "C" fn invalidate_range_start_callback(
         subscription: *mut bindings::mmu_notifier,
         range: *const bindings::mmu_notifier_range,
-    ) -> kernel::ffi::c_int {
-        // SAFETY: The core only calls our ops with our subscription, registered by `new`, and
-        // unregistration waits for running callbacks before the value is freed.
+    ) -> c_int {
+        // SAFETY: The core only calls our ops with our subscription, which it frees only after
+        // an SRCU grace period that covers this call.
         let this = unsafe { Self::from_raw(subscription) };
         // SAFETY: The core lends the range for the duration of this call.
         let range = unsafe { Range::from_raw(range) };
-        match this.data.invalidate_range_start(range) {
+        let start = if range.blockable() {
+            Start::Blockable(range)
+        } else {
+            Start::NonBlocking(NonBlocking {
+                range,
+                _ops: PhantomData,
+            })
+        };
+        match this.data.invalidate_range_start(start) {
             Ok(()) => 0,
-            Err(e) => e.to_errno(),
+            Err(Refused(())) => EAGAIN.to_errno(),
         }
     }
 
@@ -264,7 +369,7 @@ impl<T: MmuNotifierOps> MmuNotifier<T> {
 
     /// # Safety
     ///
-    /// Called by the core with a subscription registered by [`MmuNotifier::new`].
+    /// Called by the core with a subscription registered by [`Subscription::new`].
     unsafe extern "C" fn release_callback(
         subscription: *mut bindings::mmu_notifier,
         _mm: *mut bindings::mm_struct,
@@ -273,88 +378,380 @@ impl<T: MmuNotifierOps> MmuNotifier<T> {
         let this = unsafe { Self::from_raw(subscription) };
         this.data.release();
     }
-}
 
-#[pinned_drop]
-impl<T: MmuNotifierOps> PinnedDrop for MmuNotifier<T> {
-    fn drop(self: Pin<&mut Self>) {
-        let raw = self.raw.get();
-        // SAFETY: By the type invariant `raw` is registered, so the core stored its mm and holds
-        // an `mmgrab` reference on it; `mmu_notifier_unregister` calls `release` if the mm has
-        // not, waits for running callbacks (SRCU) and drops that reference. We are not inside a
-        // callback: callbacks never drop a notifier.
-        unsafe { bindings::mmu_notifier_unregister(raw, (*raw).mm) };
+    /// # Safety
+    ///
+    /// Called by the core once, after an SRCU grace period, for a subscription that
+    /// [`Subscription::drop`] put: no callback runs any more, and nothing else refers to it.
+    unsafe extern "C" fn free_notifier_callback(subscription: *mut bindings::mmu_notifier) {
+        // SAFETY: `subscription` is the `raw` field of a `Registered<T>` that
+        // `Subscription::new` leaked out of a `KBox`; the core hands it back exactly once.
+        let ptr =
+            unsafe { kernel::container_of!(Opaque::cast_from(subscription).cast_mut(), Self, raw) };
+        // SAFETY: See above: the allocation is ours again, and nothing refers to it.
+        drop(unsafe { KBox::from_raw(ptr) });
     }
 }
 
-/// The callback of an interval subscription ([`IntervalNotifier`]).
-pub(crate) trait IntervalNotifierOps: Send + Sync + Sized + 'static {
-    /// Called for every invalidation that intersects the interval, before any hlist
-    /// subscriber. Returning `false` refuses the invalidation (the core returns `-EAGAIN`); this
-    /// is only allowed when `range.blockable()` is `false`.
-    fn invalidate(&self, range: &Range, cur_seq: usize) -> bool;
+/// An hlist subscription (`struct mmu_notifier`) carrying data `T`.
+///
+/// Dropping it unregisters it without waiting (`mmu_notifier_put()`): no callback starts after
+/// the drop returns, the ones running finish, and the core frees the subscription, `T`
+/// included, in an SRCU callback. So `T`'s drop must not sleep, and a module must call
+/// [`synchronize()`] before its code goes away. [`Subscription::unregister`] waits instead.
+///
+/// # Invariants
+///
+/// `ptr` points to a live [`Registered<T>`] whose `raw` is registered; only `drop` (which puts
+/// it, after which the core frees it) or [`Subscription::unregister`] end that.
+///
+/// # Examples
+///
+/// ```ignore
+/// struct Counter(Atomic<u64>);
+///
+/// #[vtable]
+/// impl MmuNotifierOps for Counter {
+///     fn invalidate_range_start(&self, _start: Start<'_, Self>) -> Result<(), Refused> {
+///         self.0.add(1, Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// let sub = Subscription::new(&mm, Counter(Atomic::new(0)))?;
+/// // ... every invalidation of `mm` counts ...
+/// drop(sub); // Cheap: the core frees it after an SRCU grace period.
+/// ```
+pub(crate) struct Subscription<T: MmuNotifierOps> {
+    ptr: NonNull<Registered<T>>,
 }
 
-/// An interval subscription (`struct mmu_interval_notifier`) carrying data `T`.
+// SAFETY: The C struct is only touched by the core under its own locking, and `T` is `Send`.
+unsafe impl<T: MmuNotifierOps> Send for Subscription<T> {}
+// SAFETY: Shared references only reach `T`, which is `Sync`.
+unsafe impl<T: MmuNotifierOps> Sync for Subscription<T> {}
+
+impl<T: MmuNotifierOps> Subscription<T> {
+    /// Registers a subscription carrying `data` on `mm` (`mmu_notifier_register()`).
+    ///
+    /// Takes the mm's `mmap_lock` for writing and all its rmap locks: the caller must hold no
+    /// mm locks. `mm` being an [`MmWithUser`] proves the `mm_users` pin the core requires.
+    pub(crate) fn new<E>(mm: &MmWithUser, data: impl PinInit<T, E>) -> Result<Self>
+    where
+        Error: From<E>,
+    {
+        let boxed = KBox::<Registered<T>>::pin_init::<Error>(
+            try_pin_init!(Registered::<T> {
+                // SAFETY: An all-zero `mmu_notifier` is its unhashed initial state; `ops` is
+                // written before registration below.
+                raw <- Opaque::ffi_init(|slot: *mut bindings::mmu_notifier| unsafe {
+                    slot.write(pin_init::zeroed());
+                    (*slot).ops = Registered::<T>::ops();
+                }),
+                data <- data,
+                _pin: PhantomPinned,
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The allocation is handed to the core on success (freed by the core after
+        // `mmu_notifier_put()`, or by `unregister`), and taken back just below on failure; its
+        // contents never move.
+        let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
+        // SAFETY: `ptr` is valid and pinned; `raw` is initialised with our ops; `data` is
+        // initialised before registration, so callbacks find it ready; `mm` is pinned by
+        // `mm_users` for the duration of the call.
+        let ret =
+            to_result(unsafe { bindings::mmu_notifier_register((*ptr).raw.get(), mm.as_raw()) });
+        if let Err(e) = ret {
+            // SAFETY: Registration failed: the core never saw the allocation, which is ours.
+            drop(unsafe { KBox::from_raw(ptr) });
+            return Err(e);
+        }
+        // INVARIANT: `raw` is registered; `ptr` came from `KBox::into_raw`, so it is non-null.
+        Ok(Self {
+            // SAFETY: `KBox::into_raw` never returns null.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        })
+    }
+
+    fn registered(&self) -> &Registered<T> {
+        // SAFETY: By the type invariant `ptr` points to a live `Registered<T>`.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The data carried by the subscription.
+    pub(crate) fn data(&self) -> &T {
+        &self.registered().data
+    }
+
+    /// Bytes of slab memory the subscription's allocation takes (`ksize()`).
+    pub(crate) fn ksize(&self) -> usize {
+        // SAFETY: `ptr` is the start of a live `kmalloc` allocation (a `KBox`, type invariant);
+        // `ksize` only reads the slab metadata of its page.
+        unsafe { bindings::ksize(self.ptr.as_ptr().cast()) }
+    }
+
+    /// Unregisters now (`mmu_notifier_unregister()`): calls `release` if the mm has not been
+    /// released yet, waits a full SRCU grace period for the callbacks in progress, then frees
+    /// the subscription. Sleeps; must not be called from a callback.
+    pub(crate) fn unregister(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        let raw = this.registered().raw.get();
+        // SAFETY: By the type invariant `raw` is registered, so the core stored its mm and holds
+        // an `mmgrab` reference on it, which `mmu_notifier_unregister` drops after waiting for
+        // the callbacks in progress. We are not inside a callback.
+        unsafe { bindings::mmu_notifier_unregister(raw, (*raw).mm) };
+        // SAFETY: Unregistered, the allocation is ours again (the core frees only what was
+        // put), and `this` is never dropped: nothing refers to it any more.
+        drop(unsafe { KBox::from_raw(this.ptr.as_ptr()) });
+    }
+}
+
+impl<T: MmuNotifierOps> Drop for Subscription<T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `raw` is registered, with one user (ours). After the
+        // put no new callback starts; the core calls `free_notifier_callback` once the running
+        // ones are done, which frees the allocation.
+        unsafe { bindings::mmu_notifier_put(self.registered().raw.get()) };
+    }
+}
+
+/// Waits until every subscription dropped so far is freed (`mmu_notifier_synchronize()`): after
+/// it returns, no callback of this module runs any more. Call it at module exit, after the last
+/// drop.
+pub(crate) fn synchronize() {
+    // SAFETY: Always safe to call from process context without locks held.
+    unsafe { bindings::mmu_notifier_synchronize() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// interval notifiers
+// ---------------------------------------------------------------------------------------------
+
+/// What an interval notifier's first pass asks of the core.
+#[must_use]
+pub(crate) struct Pass(PassKind);
+
+enum PassKind {
+    Done,
+    Finish,
+}
+
+impl Pass {
+    /// The invalidation is complete: no second pass.
+    pub(crate) const DONE: Pass = Pass(PassKind::Done);
+}
+
+/// The callbacks of an interval notifier ([`IntervalNotifier`]).
+#[vtable]
+pub(crate) trait IntervalNotifierOps: Send + Sync + Sized + 'static {
+    /// What the notifier's lock protects: the driver's mirror of the pages of its range.
+    type Mirror: Send;
+
+    /// Called for every invalidation that intersects the interval, before any hlist
+    /// subscriber. A blockable invalidation cannot be refused; a non-blocking one may be
+    /// ([`NonBlockingInvalidate::refuse`]), and the core then returns `-EAGAIN` without
+    /// calling the hlist subscribers.
+    ///
+    /// Returns [`Pass::DONE`], or, from [`InvalidateGuard::finish_later`], a request for
+    /// `invalidate_finish` once every interval notifier's first pass ran.
+    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused>;
+
+    /// The second pass of an invalidation whose first pass asked for it (two-pass
+    /// notifiers, `invalidate_start`/`invalidate_finish` in the core). Runs in the same context
+    /// as the first pass (it must not sleep if that one was non-blocking).
+    fn invalidate_finish(&self, _finish: &Finish) {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// A read-side sequence number of an [`IntervalNotifier`] (`mmu_interval_read_begin()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ReadSeq(c_ulong);
+
+impl ReadSeq {
+    /// The number, for display.
+    pub(crate) fn value(self) -> usize {
+        self.0
+    }
+}
+
+/// The second-pass record of an invalidation: the range and its context, kept from the first
+/// pass (the core hands the finish pass nothing else).
+pub(crate) struct Finish {
+    start: usize,
+    end: usize,
+    blockable: bool,
+}
+
+impl Finish {
+    /// First address of the range.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
+    /// First address after the range.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn end(&self) -> usize {
+        self.end
+    }
+
+    /// Whether this pass may sleep.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn blockable(&self) -> bool {
+        self.blockable
+    }
+}
+
+/// The one `struct mmu_interval_notifier_finish` of a notifier and what the finish pass needs.
+///
+/// # Invariants
+///
+/// `busy` is `true` while `raw` is on a core finish list; `record` is only written by the
+/// first pass that set `busy`, and read by the finish pass that clears it.
+#[pin_data]
+struct FinishSlot {
+    #[pin]
+    raw: Opaque<bindings::mmu_interval_notifier_finish>,
+    busy: Atomic<bool>,
+    record: Opaque<Finish>,
+}
+
+/// An interval subscription (`struct mmu_interval_notifier`) over a range of an address space,
+/// carrying data `T` and the driver's lock over `T::Mirror`.
 ///
 /// # Invariants
 ///
 /// `raw` is inserted in its mm's interval tree with the ops table of `T` for the whole life of
 /// the value; the insertion holds an `mmgrab` reference on the mm.
+///
+/// # Examples
+///
+/// The read side of a driver mirroring the pages of its range (`lib/test_hmm.c`'s
+/// `dmirror_range_fault()`, in Rust):
+///
+/// ```ignore
+/// loop {
+///     let seq = notifier.read_begin();
+///     match notifier.hmm_range_fault(&mm, seq, start, &mut pfns) {
+///         Err(e) if e == EBUSY => continue, // An invalidation came in between.
+///         r => r?,
+///     }
+///     let mut mirror = notifier.lock();
+///     if mirror.read_retry(seq) {
+///         continue; // Invalidated since `read_begin`: the pfns may be stale.
+///     }
+///     mirror.pfns.copy_from_slice(&pfns); // Valid until the next `invalidate`.
+///     break;
+/// }
+/// ```
+///
+/// and its invalidation:
+///
+/// ```ignore
+/// fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+///     let mut mirror = match inv {
+///         Invalidate::Blockable(b) => b.lock(),
+///         Invalidate::NonBlocking(nb) => match nb.try_lock() {
+///             Ok(guard) => guard,
+///             Err(nb) => return Err(nb.refuse()), // Contended: cannot wait.
+///         },
+///     };
+///     mirror.set_seq(); // Readers in flight must retry.
+///     mirror.clear(mirror.range());
+///     Ok(Pass::DONE)
+/// }
+/// ```
 #[pin_data(PinnedDrop)]
 pub(crate) struct IntervalNotifier<T: IntervalNotifierOps> {
     #[pin]
     data: T,
+    #[pin]
+    mirror: Mutex<T::Mirror>,
+    #[pin]
+    finish: FinishSlot,
+    start: usize,
+    len: usize,
     #[pin]
     raw: Opaque<bindings::mmu_interval_notifier>,
     #[pin]
     _pin: PhantomPinned,
 }
 
-// SAFETY: The C struct is only touched by the core under its own locking, and `T` is `Send`.
+// SAFETY: The C structs are only touched by the core under its own locking, `T` is `Send`,
+// and `T::Mirror` is `Send` behind its mutex.
 unsafe impl<T: IntervalNotifierOps> Send for IntervalNotifier<T> {}
-// SAFETY: Shared references only reach `T`, which is `Sync`.
+// SAFETY: Shared references reach `T` (`Sync`), the mirror only through its mutex, and the
+// finish slot only from callbacks, through its atomic.
 unsafe impl<T: IntervalNotifierOps> Sync for IntervalNotifier<T> {}
 
 impl<T: IntervalNotifierOps> IntervalNotifier<T> {
-    const OPS: bindings::mmu_interval_notifier_ops = bindings::mmu_interval_notifier_ops {
-        invalidate: Some(Self::invalidate_callback),
-        ..pin_init::zeroed()
+    const OPS: bindings::mmu_interval_notifier_ops = if T::HAS_INVALIDATE_FINISH {
+        bindings::mmu_interval_notifier_ops {
+            invalidate_start: Some(Self::invalidate_start_callback),
+            invalidate_finish: Some(Self::invalidate_finish_callback),
+            ..pin_init::zeroed()
+        }
+    } else {
+        bindings::mmu_interval_notifier_ops {
+            invalidate: Some(Self::invalidate_callback),
+            ..pin_init::zeroed()
+        }
     };
 
     const fn ops() -> &'static bindings::mmu_interval_notifier_ops {
         &Self::OPS
     }
 
-    /// Initialises `data`, then inserts an interval subscription covering the whole user
-    /// address space of `mm` (`0` to `ULONG_MAX & PAGE_MASK`).
+    /// Initialises `data` and the mirror, then inserts an interval subscription over
+    /// `[start, start + len)` of `mm` (`mmu_interval_notifier_insert()`; `EINVAL` for an empty
+    /// or overflowing range).
     ///
-    /// Takes the mm's `mmap_lock` (the first insertion on an mm registers the interval tree):
-    /// the caller must hold no mm locks.
-    pub(crate) fn whole_address_space<'a, E>(
+    /// The notifier may not be in the interval tree yet when this returns (the core defers an
+    /// insertion while the tree is invalidating): [`Self::read_begin`] waits until it is.
+    /// Takes the mm's `mmap_lock` on the first insertion on an mm: the caller must hold no mm
+    /// locks.
+    pub(crate) fn new<'a, E>(
         mm: &'a MmWithUser,
+        start: usize,
+        len: usize,
         data: impl PinInit<T, E> + 'a,
+        mirror: impl PinInit<T::Mirror> + 'a,
     ) -> impl PinInit<Self, Error> + 'a
     where
         Error: From<E>,
     {
+        let (first, bytes) = (start, len);
         try_pin_init!(Self {
             data <- data,
+            mirror <- new_mutex!(mirror, "mmn_interval_mirror"),
+            finish <- pin_init!(FinishSlot {
+                raw: Opaque::zeroed(),
+                busy: Atomic::new(false),
+                record: Opaque::uninit(),
+            }),
+            start,
+            len,
             raw <- Opaque::try_ffi_init(move |slot: *mut bindings::mmu_interval_notifier| {
-                // SAFETY: `slot` is valid for writes; the core initialises every field it uses,
-                // zeroing just avoids exposing uninitialised memory.
+                if bytes == 0 || first.checked_add(bytes - 1).is_none() {
+                    return Err(EINVAL);
+                }
+                // SAFETY: `slot` is valid for writes; the core initialises every field it
+                // uses, zeroing just avoids exposing uninitialised memory.
                 unsafe { slot.write(pin_init::zeroed()) };
                 // SAFETY:
                 // - `slot` is pinned and stays inserted until `drop` removes it;
-                // - `data` is initialised before `raw`, so the callback finds it ready;
+                // - `data`, the mirror and the finish slot are initialised before `raw`, so
+                //   callbacks find them ready;
                 // - `mm` is pinned by `mm_users` for the duration of the call;
                 // - the ops table is `'static`.
                 to_result(unsafe {
                     bindings::mmu_interval_notifier_insert(
                         slot,
                         mm.as_raw(),
-                        0,
-                        usize::MAX & PAGE_MASK,
+                        first,
+                        bytes,
                         Self::ops(),
                     )
                 })
@@ -363,43 +760,226 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         }? Error)
     }
 
-    /// Waits until the notifier is live in the mm's interval tree and no invalidation that it
-    /// might have missed is in progress, then returns the sequence number of the read side
-    /// (`mmu_interval_read_begin()`).
+    /// [`Self::new`] over the whole user address space (`0` to `ULONG_MAX & PAGE_MASK`).
+    pub(crate) fn whole_address_space<'a, E>(
+        mm: &'a MmWithUser,
+        data: impl PinInit<T, E> + 'a,
+        mirror: impl PinInit<T::Mirror> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a
+    where
+        Error: From<E>,
+    {
+        Self::new(mm, 0, usize::MAX & PAGE_MASK, data, mirror)
+    }
+
+    /// The data carried by the notifier.
+    pub(crate) fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// First address of the interval.
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Length of the interval, in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn raw(&self) -> *mut bindings::mmu_interval_notifier {
+        self.raw.get()
+    }
+
+    /// Begins a read-side critical section (`mmu_interval_read_begin()`): waits until the
+    /// notifier is live in the interval tree and no invalidation it might have missed is in
+    /// progress, then returns the sequence number to check with [`MirrorGuard::read_retry`].
     ///
-    /// Right after insertion the notifier "may not be present in the interval tree yet": the
-    /// core defers an insertion made while the tree is invalidating until the last invalidation
-    /// in progress ends. Once this returns, it is present.
-    ///
-    /// Sleeps uninterruptibly for as long as the invalidations in progress on the mm last:
-    /// forever on an mm whose interval-tree pass was left open (an hlist subscriber that refused
-    /// a non-blockable start after the interval notifiers accepted it, see
-    /// `Documentation/mmn_stopgap.rst`). Must not be called from a notifier callback, nor with a
-    /// lock held that a callback takes.
-    pub(crate) fn read_begin(&self) -> usize {
+    /// Right after [`Self::new`] the notifier may not be in the tree yet; once this returns,
+    /// it is. Sleeps uninterruptibly for as long as the invalidations in progress on the mm
+    /// last: forever on an mm whose interval-tree pass was left open (an hlist subscriber that
+    /// refused a non-blockable start after the interval notifiers accepted it, on a kernel
+    /// without the fix). Must not be called from a callback, nor with the notifier's lock or
+    /// another lock a callback takes held.
+    pub(crate) fn read_begin(&self) -> ReadSeq {
         // SAFETY: By the type invariant `raw` is inserted, so its `mm` and the mm's
         // subscriptions are valid (the insertion holds an `mmgrab` reference). The caller is not
         // inside a callback.
-        unsafe { bindings::mmu_interval_read_begin(self.raw.get()) }
+        ReadSeq(unsafe { bindings::mmu_interval_read_begin(self.raw()) })
+    }
+
+    /// Whether an invalidation has already collided with the read side begun at `seq`
+    /// (`mmu_interval_check_retry()`): `true` is certain, `false` is only a hint. Needs no
+    /// lock; use it to give up early in a long read side.
+    pub(crate) fn check_retry(&self, seq: ReadSeq) -> bool {
+        // SAFETY: `raw` is inserted (type invariant); the helper only reads `invalidate_seq`
+        // with `READ_ONCE`.
+        unsafe { helpers::mmn_helper_mmu_interval_check_retry(self.raw().cast(), seq.0) }
+    }
+
+    /// Takes the notifier's lock, the one `invalidate` holds to call
+    /// [`InvalidateGuard::set_seq`]. Sleeps.
+    pub(crate) fn lock(&self) -> MirrorGuard<'_, T> {
+        MirrorGuard {
+            notifier: self,
+            guard: self.mirror.lock(),
+        }
+    }
+
+    /// Faults in and looks up the pages of `[start, start + pfns.len() * PAGE_SIZE)` of the
+    /// notifier's mm (`hmm_range_fault()` under the mm's mmap read lock), as of `seq`, writing
+    /// one pfn per page. The range must lie in the interval, and `mm` must be the notifier's
+    /// mm, with a user (`EINVAL` otherwise).
+    ///
+    /// `EBUSY` if an invalidation came in since `seq`: begin again. The pfns are only valid
+    /// once [`MirrorGuard::read_retry`] says so, under the notifier's lock. Sleeps.
+    pub(crate) fn hmm_range_fault(
+        &self,
+        mm: &MmWithUser,
+        seq: ReadSeq,
+        start: usize,
+        pfns: &mut [usize],
+    ) -> Result {
+        let bytes = pfns.len().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
+        let end = start.checked_add(bytes).ok_or(EINVAL)?;
+        if pfns.is_empty() || start < self.start || end - 1 > self.start + (self.len - 1) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `raw` is inserted (type invariant), so its `mm` field is valid.
+        if unsafe { (*self.raw()).mm } != mm.as_raw() {
+            return Err(EINVAL);
+        }
+        let _locked: MmapReadGuard<'_> = mm.mmap_read_lock();
+        // SAFETY:
+        // - `raw` is inserted and `seq` came from its `read_begin`;
+        // - the mmap read lock of its mm is held (`_locked`), and `mm` has a user;
+        // - `pfns` has room for one pfn per page of `[start, end)`.
+        to_result(unsafe {
+            helpers::mmn_helper_hmm_range_fault(
+                self.raw().cast(),
+                seq.0,
+                start,
+                end,
+                pfns.as_mut_ptr(),
+            )
+        })?;
+        for pfn in pfns.iter_mut() {
+            // SAFETY: Pure arithmetic on the value.
+            *pfn = unsafe { helpers::mmn_helper_hmm_pfn_to_pfn(*pfn) };
+        }
+        Ok(())
+    }
+
+    /// Recovers the notifier of a subscription handed to a callback.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must be the `raw` field of a live `IntervalNotifier<T>`.
+    unsafe fn from_raw<'a>(raw: *mut bindings::mmu_interval_notifier) -> &'a Self {
+        // SAFETY: `Opaque<X>` has the layout of `X`; the caller guarantees the field lies inside
+        // a live `Self`.
+        unsafe { &*kernel::container_of!(Opaque::cast_from(raw).cast_mut(), Self, raw) }
+    }
+
+    /// Runs `T::invalidate` on the view of the range its context allows.
+    fn invalidate_view(&self, range: &Range, cur_seq: c_ulong) -> Result<Pass, Refused> {
+        let inv = if range.blockable() {
+            Invalidate::Blockable(BlockableInvalidate {
+                notifier: self,
+                range,
+                cur_seq,
+            })
+        } else {
+            Invalidate::NonBlocking(NonBlockingInvalidate {
+                notifier: self,
+                range,
+                cur_seq,
+            })
+        };
+        self.data.invalidate(inv)
     }
 
     /// # Safety
     ///
-    /// Called by the core with a subscription inserted by [`IntervalNotifier::whole_address_space`]
-    /// and a valid range that lives for the call.
+    /// Called by the core with a notifier inserted by [`Self::new`] and a valid range that
+    /// lives for the call.
     unsafe extern "C" fn invalidate_callback(
         subscription: *mut bindings::mmu_interval_notifier,
         range: *const bindings::mmu_notifier_range,
-        cur_seq: kernel::ffi::c_ulong,
+        cur_seq: c_ulong,
     ) -> bool {
-        // SAFETY: The core only calls our ops with our subscription, and removal waits for
-        // running callbacks before the value is freed. `Opaque<X>` has the layout of `X`.
-        let this = unsafe {
-            &*kernel::container_of!(Opaque::cast_from(subscription).cast_mut(), Self, raw)
-        };
+        // SAFETY: The core only calls our ops with our notifier, and removal waits for running
+        // callbacks before the value is freed.
+        let this = unsafe { Self::from_raw(subscription) };
         // SAFETY: The core lends the range for the duration of this call.
         let range = unsafe { Range::from_raw(range) };
-        this.data.invalidate(range, cur_seq)
+        // A request for a second pass cannot happen here: only a type with
+        // `invalidate_finish` can make one, and such a type has the two-pass ops.
+        this.invalidate_view(range, cur_seq).is_ok()
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::invalidate_callback`]; `finish` points to a null pointer the first pass
+    /// may set.
+    unsafe extern "C" fn invalidate_start_callback(
+        subscription: *mut bindings::mmu_interval_notifier,
+        range: *const bindings::mmu_notifier_range,
+        cur_seq: c_ulong,
+        finish: *mut *mut bindings::mmu_interval_notifier_finish,
+    ) -> bool {
+        // SAFETY: As in `invalidate_callback`.
+        let this = unsafe { Self::from_raw(subscription) };
+        // SAFETY: The core lends the range for the duration of this call.
+        let range = unsafe { Range::from_raw(range) };
+        let pass = match this.invalidate_view(range, cur_seq) {
+            Ok(pass) => pass,
+            Err(Refused(())) => return false,
+        };
+        if let PassKind::Done = pass.0 {
+            return true;
+        }
+        let record = Finish {
+            start: range.start(),
+            end: range.end(),
+            blockable: range.blockable(),
+        };
+        let slot = &this.finish;
+        if slot.busy.cmpxchg(false, true, Relaxed).is_err() {
+            // The slot is on a finish list of a concurrent invalidation: run the second pass
+            // now, in this same context, as the core allows ("implement the full notifier").
+            this.data.invalidate_finish(&record);
+            return true;
+        }
+        // SAFETY: `busy` was false and is ours now: nobody reads or writes `record` until the
+        // finish pass clears it (type invariant of `FinishSlot`).
+        unsafe { slot.record.get().write(record) };
+        // SAFETY: `finish` is valid for a write and null at entry (the core's contract); the
+        // slot is not on any list (`busy` was false), and the core sets its `notifier`.
+        unsafe { *finish = slot.raw.get() };
+        true
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with the `raw` field of a [`FinishSlot`] that
+    /// [`Self::invalidate_start_callback`] returned, once the first passes are done.
+    unsafe extern "C" fn invalidate_finish_callback(
+        finish: *mut bindings::mmu_interval_notifier_finish,
+    ) {
+        // SAFETY: `finish` is the `raw` field of the `FinishSlot` of a live notifier: the core
+        // runs the finish pass before removal can complete, and `Opaque<X>` has the layout of
+        // `X`.
+        let slot = unsafe {
+            &*kernel::container_of!(Opaque::cast_from(finish).cast_mut(), FinishSlot, raw)
+        };
+        // SAFETY: The slot is the `finish` field of an `IntervalNotifier<T>`.
+        let this = unsafe { &*kernel::container_of!(core::ptr::from_ref(slot), Self, finish) };
+        // SAFETY: The first pass wrote `record` before handing the slot to the core, and holds
+        // it (`busy`) until we clear it below.
+        let record = unsafe { slot.record.get().read() };
+        slot.busy.store(false, Relaxed);
+        this.data.invalidate_finish(&record);
     }
 }
 
@@ -407,16 +987,175 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
 impl<T: IntervalNotifierOps> PinnedDrop for IntervalNotifier<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: By the type invariant `raw` is inserted. `mmu_interval_notifier_remove` waits
-        // for a running invalidation to finish and drops the `mmgrab` reference. We are not
-        // inside a callback: callbacks never drop a notifier.
+        // for the invalidation in progress (and its finish pass) and drops the `mmgrab`
+        // reference. We are not inside a callback: callbacks never drop a notifier.
         unsafe { bindings::mmu_interval_notifier_remove(self.raw.get()) };
     }
 }
 
-/// Waits until every SRCU callback queued by the mmu notifier core has run.
-///
-/// Called at module exit, after every subscription is gone.
-pub(crate) fn synchronize() {
-    // SAFETY: Always safe to call from process context without locks held.
-    unsafe { bindings::mmu_notifier_synchronize() };
+/// The notifier's lock held on the read side ([`IntervalNotifier::lock`]).
+pub(crate) struct MirrorGuard<'a, T: IntervalNotifierOps> {
+    notifier: &'a IntervalNotifier<T>,
+    guard: MutexGuard<'a, T::Mirror>,
+}
+
+impl<T: IntervalNotifierOps> MirrorGuard<'_, T> {
+    /// Ends a read-side critical section begun at `seq` (`mmu_interval_read_retry()`): `true`
+    /// if an invalidation collided with it, and what was read must be read again. The lock
+    /// held is the one `invalidate` holds for [`InvalidateGuard::set_seq`].
+    pub(crate) fn read_retry(&self, seq: ReadSeq) -> bool {
+        // SAFETY: The notifier is inserted (type invariant of `IntervalNotifier`), and we hold
+        // the lock that every `set_seq` is called under.
+        unsafe { helpers::mmn_helper_mmu_interval_read_retry(self.notifier.raw().cast(), seq.0) }
+    }
+}
+
+impl<T: IntervalNotifierOps> Deref for MirrorGuard<'_, T> {
+    type Target = T::Mirror;
+
+    fn deref(&self) -> &T::Mirror {
+        &self.guard
+    }
+}
+
+impl<T: IntervalNotifierOps> DerefMut for MirrorGuard<'_, T>
+where
+    T::Mirror: Unpin,
+{
+    fn deref_mut(&mut self) -> &mut T::Mirror {
+        &mut self.guard
+    }
+}
+
+/// An invalidation of the interval of a notifier of type `T`, as `invalidate` sees it.
+pub(crate) enum Invalidate<'a, T: IntervalNotifierOps> {
+    /// The callback may sleep; the invalidation cannot be refused.
+    Blockable(BlockableInvalidate<'a, T>),
+    /// The OOM reaper or `process_mrelease(2)`: the callback must not sleep.
+    NonBlocking(NonBlockingInvalidate<'a, T>),
+}
+
+impl<'a, T: IntervalNotifierOps> Invalidate<'a, T> {
+    /// The range, whatever the view.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn range(&self) -> &'a Range {
+        match self {
+            Invalidate::Blockable(b) => b.range,
+            Invalidate::NonBlocking(nb) => nb.range,
+        }
+    }
+}
+
+/// A blockable invalidation handed to `invalidate`.
+pub(crate) struct BlockableInvalidate<'a, T: IntervalNotifierOps> {
+    notifier: &'a IntervalNotifier<T>,
+    range: &'a Range,
+    cur_seq: c_ulong,
+}
+
+impl<'a, T: IntervalNotifierOps> BlockableInvalidate<'a, T> {
+    /// The range.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn range(&self) -> &'a Range {
+        self.range
+    }
+
+    /// Takes the notifier's lock (sleeps), for [`InvalidateGuard::set_seq`].
+    pub(crate) fn lock(self) -> InvalidateGuard<'a, T> {
+        InvalidateGuard {
+            notifier: self.notifier,
+            range: self.range,
+            cur_seq: self.cur_seq,
+            guard: self.notifier.mirror.lock(),
+        }
+    }
+}
+
+/// A non-blocking invalidation handed to `invalidate`.
+pub(crate) struct NonBlockingInvalidate<'a, T: IntervalNotifierOps> {
+    notifier: &'a IntervalNotifier<T>,
+    range: &'a Range,
+    cur_seq: c_ulong,
+}
+
+impl<'a, T: IntervalNotifierOps> NonBlockingInvalidate<'a, T> {
+    /// The range.
+    pub(crate) fn range(&self) -> &'a Range {
+        self.range
+    }
+
+    /// Tries to take the notifier's lock without sleeping; gives the invalidation back if it
+    /// is contended (refuse it then).
+    pub(crate) fn try_lock(self) -> Result<InvalidateGuard<'a, T>, Self> {
+        match self.notifier.mirror.try_lock() {
+            Some(guard) => Ok(InvalidateGuard {
+                notifier: self.notifier,
+                range: self.range,
+                cur_seq: self.cur_seq,
+                guard,
+            }),
+            None => Err(self),
+        }
+    }
+
+    /// Refuses the invalidation: the core returns `-EAGAIN` without calling the hlist
+    /// subscribers, and closes its interval-tree pass itself.
+    pub(crate) fn refuse(self) -> Refused {
+        Refused(())
+    }
+}
+
+/// The notifier's lock held inside `invalidate`: the only place [`Self::set_seq`] exists.
+pub(crate) struct InvalidateGuard<'a, T: IntervalNotifierOps> {
+    notifier: &'a IntervalNotifier<T>,
+    range: &'a Range,
+    cur_seq: c_ulong,
+    guard: MutexGuard<'a, T::Mirror>,
+}
+
+impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
+    /// The range being invalidated.
+    pub(crate) fn range(&self) -> &'a Range {
+        self.range
+    }
+
+    /// Records the invalidation's sequence number (`mmu_interval_set_seq()`): every read side
+    /// in progress will see [`MirrorGuard::read_retry`] return `true`. Call it in every
+    /// invalidation of a notifier whose readers use the protocol.
+    pub(crate) fn set_seq(&mut self) {
+        // SAFETY: The notifier is inserted; we are inside its `invalidate` with its lock held,
+        // and `cur_seq` is the one the core passed to this invalidation.
+        unsafe {
+            helpers::mmn_helper_mmu_interval_set_seq(self.notifier.raw().cast(), self.cur_seq)
+        };
+    }
+
+    /// Asks for the second pass (`invalidate_finish`) once every interval notifier's first
+    /// pass ran; drops the lock. A build error unless `T` implements `invalidate_finish`.
+    pub(crate) fn finish_later(self) -> Pass {
+        const {
+            assert!(
+                T::HAS_INVALIDATE_FINISH,
+                "finish_later needs an implementation of invalidate_finish"
+            )
+        };
+        Pass(PassKind::Finish)
+    }
+}
+
+impl<T: IntervalNotifierOps> Deref for InvalidateGuard<'_, T> {
+    type Target = T::Mirror;
+
+    fn deref(&self) -> &T::Mirror {
+        &self.guard
+    }
+}
+
+impl<T: IntervalNotifierOps> DerefMut for InvalidateGuard<'_, T>
+where
+    T::Mirror: Unpin,
+{
+    fn deref_mut(&mut self) -> &mut T::Mirror {
+        &mut self.guard
+    }
 }

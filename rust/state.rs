@@ -8,14 +8,15 @@
 use crate::{
     control::{
         self,
-        Command, //
+        Command,
+        Pages, //
     },
     group::{
         self,
         Registry,
         Shared, //
     },
-    subscriber,
+    mirror, subscriber,
     sys::{
         debugfs::FileSpec,
         task::{
@@ -28,6 +29,7 @@ use crate::{
 use core::fmt;
 use kernel::{
     new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
     sync::{
         atomic::{
@@ -78,15 +80,24 @@ impl State {
     /// and the gates' insertion and removal, which can wait on an mm, happen after it is dropped.
     fn execute(&self, command: Command) -> Result {
         match command {
-            Command::Attach { pid, count, kind } => {
+            Command::Attach {
+                pid,
+                count,
+                kind,
+                interval,
+            } => {
                 if !task::may_attach() {
                     return Err(EPERM);
                 }
+                let interval = interval.map(pages_to_range).transpose()?;
                 let mm = task::mm_of_pid(pid).map_err(|e| match e {
                     LookupError::NoSuchProcess => ESRCH,
                     LookupError::NoMm => EINVAL,
                 })?;
-                let reservation = self.registry.lock().reserve(&mm, pid, count, kind)?;
+                let reservation = self
+                    .registry
+                    .lock()
+                    .reserve(&mm, pid, count, kind, interval)?;
                 let registered = reservation.register(&mm);
                 match registered {
                     Ok(created) => {
@@ -118,6 +129,18 @@ impl State {
                 }
                 let (old, groups) = self.registry.lock().set_policy(policy)?;
                 group::sync_gates(&self.shared, policy, old, groups)
+            }
+            Command::Mirror { id, pages } => {
+                let (start, len) = pages_to_range(pages)?;
+                let (mirror, mm) = self.registry.lock().mirror(id)?;
+                // A dead target has nothing to mirror.
+                let mm = mm.mmget_not_zero().ok_or(ESRCH)?;
+                // After the mutex: the snapshot sleeps, and waits for the mm's invalidations.
+                mirror.snapshot(&mm, start, len / PAGE_SIZE)
+            }
+            Command::SetTeardown(teardown) => {
+                self.shared.set_teardown(teardown);
+                Ok(())
             }
             Command::Reset => {
                 let registry = self.registry.lock();
@@ -171,6 +194,17 @@ impl State {
     }
 }
 
+/// The byte range of `pages` pages from `addr`: `EINVAL` unless page-aligned and in the
+/// address space.
+fn pages_to_range(p: Pages) -> Result<(usize, usize)> {
+    let start = usize::try_from(p.addr).map_err(|_| EINVAL)?;
+    let len = usize::try_from(p.pages).map_err(|_| EINVAL)? * PAGE_SIZE;
+    if start % PAGE_SIZE != 0 || start.checked_add(len).is_none() {
+        return Err(EINVAL);
+    }
+    Ok((start, len))
+}
+
 /// `control`: one command per `write(2)`.
 fn control_write(state: &State, bytes: &[u8]) -> Result {
     let command = control::parse(bytes).map_err(|_| EINVAL)?;
@@ -182,6 +216,13 @@ fn subscribers_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let registry = state.registry.lock();
     subscriber::show_header(f)?;
     registry.show(f)
+}
+
+/// `mirror`: a header, then two lines per mirror subscriber, by id.
+fn mirror_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let registry = state.registry.lock();
+    mirror::show_header(f)?;
+    registry.show_mirrors(f)
 }
 
 /// `stats`: `key: value` lines, in a fixed order.
@@ -201,11 +242,12 @@ fn stats_show(state: &State, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "warned: {}", u8::from(s.warned.load(Relaxed)))?;
     writeln!(f, "parked: {}", state.parked.load(Relaxed))?;
     writeln!(f, "memory_bytes: {bytes}")?;
-    writeln!(f, "removing: {}", s.removing.load(Relaxed))
+    writeln!(f, "removing: {}", s.removing.load(Relaxed))?;
+    writeln!(f, "teardown: {}", s.teardown().name())
 }
 
 /// The files of `/sys/kernel/debug/mmn_stopgap/`.
-pub(crate) static FILES: [FileSpec<State>; 3] = [
+pub(crate) static FILES: [FileSpec<State>; 4] = [
     FileSpec {
         name: c"control",
         show: None,
@@ -221,6 +263,12 @@ pub(crate) static FILES: [FileSpec<State>; 3] = [
     FileSpec {
         name: c"stats",
         show: Some(stats_show),
+        write: None,
+        max_write: 0,
+    },
+    FileSpec {
+        name: c"mirror",
+        show: Some(mirror_show),
         write: None,
         max_write: 0,
     },

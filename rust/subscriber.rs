@@ -1,38 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The subscribers: real hlist `mmu_notifier`s that keep start/end pairing state.
+//! The subscribers: real MMU notifier subscriptions that keep start/end pairing state.
 //!
 //! - [`Paired`] behaves like the drivers of 2019: every `invalidate_range_start` opens a
-//!   critical section (an in-flight count) that the matching
-//!   `invalidate_range_end` closes. An end without an open start is counted as `unpaired`.
-//!   It never fails and never sleeps, whatever the range.
-//! - [`Eagain`] models a driver that cannot proceed without sleeping: it refuses every
-//!   non-blockable start with `-EAGAIN`, and therefore has no end op (the core's contract).
+//!   critical section (an in-flight count) that the matching `invalidate_range_end` closes. An
+//!   end without an open start is counted as `unpaired`. It never fails and never sleeps,
+//!   whatever the range.
+//! - [`Eagain`] models a driver that cannot proceed without sleeping (nouveau SVM): it refuses
+//!   every non-blockable start with `-EAGAIN`, and therefore has no end op (the core's
+//!   contract, a build error otherwise).
+//! - `mirror` (`crate::mirror`) is an interval notifier that mirrors pages of the target.
 
 use crate::{
     control::Kind,
+    mirror::MirrorSub,
     mmu_notifier::{
-        MmuNotifier,
         MmuNotifierOps,
-        Range, //
-    },
-    sys::mem::{
-        self,
-        KBoxed, //
+        Range,
+        Refused,
+        Start,
+        Subscription, //
     },
 };
 use core::fmt;
 use kernel::{
     mm::MmWithUser,
     prelude::*,
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
     },
 };
 
-/// Counters shared by both kinds; all updates are single atomic operations, so callbacks on a
+/// Counters shared by every kind; all updates are single atomic operations, so callbacks on a
 /// non-blockable range never sleep and never spin on a lock.
+///
+/// For a `mirror`, a start is an invalidation's first pass and an end its second pass.
 pub(crate) struct Counters {
     /// Starts accepted.
     starts: Atomic<u64>,
@@ -49,7 +55,7 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             starts: Atomic::new(0),
             ends: Atomic::new(0),
@@ -69,7 +75,38 @@ impl Counters {
         self.unpaired.store(0, Relaxed);
     }
 
-    fn release(&self) {
+    /// Opens a pair.
+    pub(crate) fn start(&self, blockable: bool) {
+        self.starts.add(1, Relaxed);
+        if !blockable {
+            self.nonblock.add(1, Relaxed);
+        }
+        self.in_flight.add(1, Relaxed);
+    }
+
+    /// Closes a pair; an end with none open is the bug this project exists to catch.
+    pub(crate) fn end(&self) {
+        self.ends.add(1, Relaxed);
+        let mut open = self.in_flight.load(Relaxed);
+        loop {
+            if open <= 0 {
+                self.unpaired.add(1, Relaxed);
+                return;
+            }
+            match self.in_flight.cmpxchg(open, open - 1, Relaxed) {
+                Ok(_) => return,
+                Err(now) => open = now,
+            }
+        }
+    }
+
+    /// Counts a refused non-blockable start.
+    fn refused(&self) {
+        self.nonblock.add(1, Relaxed);
+    }
+
+    /// The mm went away.
+    pub(crate) fn release(&self) {
         self.dead.store(true, Relaxed);
     }
 }
@@ -81,31 +118,13 @@ pub(crate) struct Paired {
 
 #[vtable]
 impl MmuNotifierOps for Paired {
-    fn invalidate_range_start(&self, range: &Range) -> Result {
-        let c = &self.counters;
-        c.starts.add(1, Relaxed);
-        if !range.blockable() {
-            c.nonblock.add(1, Relaxed);
-        }
-        c.in_flight.add(1, Relaxed);
+    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+        self.counters.start(matches!(start, Start::Blockable(_)));
         Ok(())
     }
 
     fn invalidate_range_end(&self, _range: &Range) {
-        let c = &self.counters;
-        c.ends.add(1, Relaxed);
-        // Close one open pair; an end with none open is the bug this project exists to catch.
-        let mut open = c.in_flight.load(Relaxed);
-        loop {
-            if open <= 0 {
-                c.unpaired.add(1, Relaxed);
-                return;
-            }
-            match c.in_flight.cmpxchg(open, open - 1, Relaxed) {
-                Ok(_) => return,
-                Err(now) => open = now,
-            }
-        }
+        self.counters.end();
     }
 
     fn release(&self) {
@@ -120,14 +139,19 @@ pub(crate) struct Eagain {
 
 #[vtable]
 impl MmuNotifierOps for Eagain {
-    fn invalidate_range_start(&self, range: &Range) -> Result {
-        let c = &self.counters;
-        if !range.blockable() {
-            c.nonblock.add(1, Relaxed);
-            return Err(EAGAIN);
+    const MAY_REFUSE: bool = true;
+
+    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+        match start {
+            Start::NonBlocking(nb) => {
+                self.counters.refused();
+                Err(nb.refuse())
+            }
+            Start::Blockable(_) => {
+                self.counters.starts.add(1, Relaxed);
+                Ok(())
+            }
         }
-        c.starts.add(1, Relaxed);
-        Ok(())
     }
 
     fn release(&self) {
@@ -135,13 +159,14 @@ impl MmuNotifierOps for Eagain {
     }
 }
 
-/// A registered subscription of either kind.
+/// A registered subscription of some kind.
 enum Notifier {
-    Paired(Pin<KBox<MmuNotifier<Paired>>>),
-    Eagain(Pin<KBox<MmuNotifier<Eagain>>>),
+    Paired(Subscription<Paired>),
+    Eagain(Subscription<Eagain>),
+    Mirror(Arc<MirrorSub>),
 }
 
-/// A registered subscriber of either kind. Unregistered when dropped.
+/// One subscriber. Dropping it unregisters it without waiting (see [`Subscription`]).
 pub(crate) struct Subscriber {
     notifier: Notifier,
     /// What its allocation really takes (`ksize`).
@@ -149,38 +174,46 @@ pub(crate) struct Subscriber {
 }
 
 impl Subscriber {
-    /// Registers a new subscriber of `kind` on `mm`.
+    /// Registers a new subscriber of `kind` on `mm`; a `mirror` over `interval`
+    /// (`(start, len)`, `None`: the whole address space).
     ///
-    /// Allocates with `GFP_KERNEL` and takes the mm's locks: see [`MmuNotifier::new`].
-    pub(crate) fn new(mm: &MmWithUser, kind: Kind) -> Result<Self> {
-        let notifier = match kind {
-            Kind::Paired => Notifier::Paired(KBox::pin_init(
-                MmuNotifier::new(
+    /// Allocates with `GFP_KERNEL` and takes the mm's locks: see [`Subscription::new`].
+    pub(crate) fn new(
+        mm: &MmWithUser,
+        kind: Kind,
+        interval: Option<(usize, usize)>,
+    ) -> Result<Self> {
+        let (notifier, bytes) = match kind {
+            Kind::Paired => {
+                let s = Subscription::new(
                     mm,
                     Paired {
                         counters: Counters::new(),
                     },
-                ),
-                GFP_KERNEL,
-            )?),
-            Kind::Eagain => Notifier::Eagain(KBox::pin_init(
-                MmuNotifier::new(
+                )?;
+                let bytes = s.ksize();
+                (Notifier::Paired(s), bytes)
+            }
+            Kind::Eagain => {
+                let s = Subscription::new(
                     mm,
                     Eagain {
                         counters: Counters::new(),
                     },
-                ),
-                GFP_KERNEL,
-            )?),
-        };
-        let bytes = match &notifier {
-            Notifier::Paired(n) => mem::ksize(&KBoxed::pinned(n)),
-            Notifier::Eagain(n) => mem::ksize(&KBoxed::pinned(n)),
+                )?;
+                let bytes = s.ksize();
+                (Notifier::Eagain(s), bytes)
+            }
+            Kind::Mirror => {
+                let m = MirrorSub::new(mm, interval)?;
+                let bytes = m.bytes();
+                (Notifier::Mirror(m), bytes)
+            }
         };
         Ok(Self { notifier, bytes })
     }
 
-    /// Bytes of slab memory the subscriber's own allocation takes.
+    /// Bytes of slab memory the subscriber's own allocations take.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -190,6 +223,15 @@ impl Subscriber {
         match self.notifier {
             Notifier::Paired(_) => Kind::Paired,
             Notifier::Eagain(_) => Kind::Eagain,
+            Notifier::Mirror(_) => Kind::Mirror,
+        }
+    }
+
+    /// The mirror, if the subscriber is one.
+    pub(crate) fn mirror(&self) -> Option<&Arc<MirrorSub>> {
+        match &self.notifier {
+            Notifier::Mirror(m) => Some(m),
+            _ => None,
         }
     }
 
@@ -198,6 +240,17 @@ impl Subscriber {
         match &self.notifier {
             Notifier::Paired(n) => &n.data().counters,
             Notifier::Eagain(n) => &n.data().counters,
+            Notifier::Mirror(m) => m.counters(),
+        }
+    }
+
+    /// Unregisters now, waiting a full SRCU grace period (`teardown sync`); dropping defers
+    /// the wait to the core.
+    pub(crate) fn unregister_now(self) {
+        match self.notifier {
+            Notifier::Paired(n) => n.unregister(),
+            Notifier::Eagain(n) => n.unregister(),
+            Notifier::Mirror(m) => drop(m),
         }
     }
 

@@ -3,8 +3,8 @@
 //! Every command form and every parse error of the `control` file.
 
 use mmn_stopgap_host::control::{
-    parse, Command, DetachTarget, Kind, ParseError, Policy, DEFAULT_PARK_SECS, MAX_ATTACH_COUNT,
-    MAX_COMMAND_LEN, MAX_PARK_SECS, PID_MAX_LIMIT,
+    parse, Command, DetachTarget, Kind, Pages, ParseError, Policy, Teardown, DEFAULT_PARK_SECS,
+    MAX_ATTACH_COUNT, MAX_COMMAND_LEN, MAX_MIRROR_PAGES, MAX_PARK_SECS, PID_MAX_LIMIT,
 };
 
 fn ok(input: &str) -> Command {
@@ -22,7 +22,12 @@ fn err(input: &[u8]) -> ParseError {
 }
 
 fn attach(pid: i32, count: u32, kind: Kind) -> Command {
-    Command::Attach { pid, count, kind }
+    Command::Attach {
+        pid,
+        count,
+        kind,
+        interval: None,
+    }
 }
 
 #[test]
@@ -35,6 +40,59 @@ fn attach_forms() {
     assert_eq!(ok("attach 42 paired"), attach(42, 1, Kind::Paired));
     assert_eq!(ok("attach 42 64"), attach(42, MAX_ATTACH_COUNT, Kind::Paired));
     assert_eq!(ok("attach 4194304"), attach(PID_MAX_LIMIT, 1, Kind::Paired));
+}
+
+#[test]
+fn mirror_forms() {
+    assert_eq!(ok("attach 42 mirror"), attach(42, 1, Kind::Mirror));
+    assert_eq!(ok("attach 42 2 mirror"), attach(42, 2, Kind::Mirror));
+    let interval = Some(Pages {
+        addr: 140737488289792,
+        pages: 16,
+    });
+    assert_eq!(
+        ok("attach 42 mirror 140737488289792 16"),
+        Command::Attach {
+            pid: 42,
+            count: 1,
+            kind: Kind::Mirror,
+            interval
+        }
+    );
+    assert_eq!(
+        ok("attach 42 3 mirror 140737488289792 16"),
+        Command::Attach {
+            pid: 42,
+            count: 3,
+            kind: Kind::Mirror,
+            interval
+        }
+    );
+    assert_eq!(
+        ok("mirror 7 0 64"),
+        Command::Mirror {
+            id: 7,
+            pages: Pages {
+                addr: 0,
+                pages: MAX_MIRROR_PAGES
+            }
+        }
+    );
+    assert_eq!(ok("teardown sync"), Command::SetTeardown(Teardown::Sync));
+    assert_eq!(ok("teardown deferred"), Command::SetTeardown(Teardown::Deferred));
+    // An interval only for a mirror, and whole.
+    assert_eq!(err(b"attach 42 paired 4096 1"), ParseError::UnexpectedArgument);
+    assert_eq!(err(b"attach 42 mirror 4096"), ParseError::MissingArgument);
+    assert_eq!(err(b"attach 42 mirror 4096 0"), ParseError::OutOfRange);
+    assert_eq!(err(b"attach 42 mirror 4096 65"), ParseError::OutOfRange);
+    assert_eq!(err(b"attach 42 mirror 0x1000 1"), ParseError::BadNumber);
+    assert_eq!(err(b"attach 42 mirror 4096 1 1"), ParseError::UnexpectedArgument);
+    assert_eq!(err(b"mirror 0 4096 1"), ParseError::OutOfRange);
+    assert_eq!(err(b"mirror 1 4096"), ParseError::MissingArgument);
+    assert_eq!(err(b"mirror 1 18446744073709551616 1"), ParseError::BadNumber);
+    assert_eq!(err(b"teardown"), ParseError::MissingArgument);
+    assert_eq!(err(b"teardown now"), ParseError::UnknownTeardown);
+    assert_eq!(err(b"teardown sync please"), ParseError::UnexpectedArgument);
 }
 
 #[test]

@@ -19,7 +19,8 @@
 
 use mmn_stopgap_host::{
     control::{
-        parse, Command, DetachTarget, Kind, ParseError, Policy, MAX_ATTACH_COUNT,
+        parse, Command, DetachTarget, Kind, Pages, ParseError, Policy, Teardown, MAX_ATTACH_COUNT,
+        MAX_MIRROR_PAGES,
         MAX_COMMAND_LEN, MAX_PARK_SECS, PID_MAX_LIMIT,
     },
     policy::{decide, Verdict},
@@ -73,40 +74,48 @@ mod reference {
         let text = std::str::from_utf8(body).ok()?;
         let t: Vec<&str> = text.split([' ', '\t']).filter(|s| !s.is_empty()).collect();
         let pid = |s: &str| ranged(s, 1, PID_MAX_LIMIT as u64).map(|v| v as i32);
+        let kind_of = |s: &str| match s {
+            "paired" => Some(Kind::Paired),
+            "eagain" => Some(Kind::Eagain),
+            "mirror" => Some(Kind::Mirror),
+            _ => None,
+        };
+        let pages = |a: &str, n: &str| {
+            Some(Pages {
+                addr: number(a)?,
+                pages: ranged(n, 1, MAX_MIRROR_PAGES as u64)? as u32,
+            })
+        };
+        let count = |c: &str| ranged(c, 1, MAX_ATTACH_COUNT as u64).map(|v| v as u32);
+        let attach = |p: &str, count: u32, kind: Kind, interval: Option<Pages>| {
+            Some(Command::Attach {
+                pid: pid(p)?,
+                count,
+                kind,
+                interval,
+            })
+        };
         match t.as_slice() {
-            ["attach", p] => Some(Command::Attach {
-                pid: pid(p)?,
-                count: 1,
-                kind: Kind::Paired,
-            }),
-            ["attach", p, x] => {
-                let kind = match *x {
-                    "paired" => Some(Kind::Paired),
-                    "eagain" => Some(Kind::Eagain),
-                    _ => None,
-                };
-                match kind {
-                    Some(kind) => Some(Command::Attach {
-                        pid: pid(p)?,
-                        count: 1,
-                        kind,
-                    }),
-                    None => Some(Command::Attach {
-                        pid: pid(p)?,
-                        count: ranged(x, 1, MAX_ATTACH_COUNT as u64)? as u32,
-                        kind: Kind::Paired,
-                    }),
-                }
+            ["attach", p] => attach(p, 1, Kind::Paired, None),
+            ["attach", p, x] => match kind_of(x) {
+                Some(kind) => attach(p, 1, kind, None),
+                None => attach(p, count(x)?, Kind::Paired, None),
+            },
+            ["attach", p, c, k] => match kind_of(c) {
+                // `attach <pid> mirror <addr>` lacks the page count.
+                Some(_) => None,
+                None => attach(p, count(c)?, kind_of(k)?, None),
+            },
+            ["attach", p, "mirror", a, n] => attach(p, 1, Kind::Mirror, Some(pages(a, n)?)),
+            ["attach", p, c, "mirror", a, n] => {
+                attach(p, count(c)?, Kind::Mirror, Some(pages(a, n)?))
             }
-            ["attach", p, c, k] => Some(Command::Attach {
-                pid: pid(p)?,
-                count: ranged(c, 1, MAX_ATTACH_COUNT as u64)? as u32,
-                kind: match *k {
-                    "paired" => Kind::Paired,
-                    "eagain" => Kind::Eagain,
-                    _ => return None,
-                },
+            ["mirror", id, a, n] => Some(Command::Mirror {
+                id: ranged(id, 1, u64::MAX)?,
+                pages: pages(a, n)?,
             }),
+            ["teardown", "deferred"] => Some(Command::SetTeardown(Teardown::Deferred)),
+            ["teardown", "sync"] => Some(Command::SetTeardown(Teardown::Sync)),
             ["detach", "all"] => Some(Command::Detach(DetachTarget::All)),
             ["detach", "pid", p] => Some(Command::Detach(DetachTarget::Pid(pid(p)?))),
             ["detach", id] => Some(Command::Detach(DetachTarget::Id(ranged(id, 1, u64::MAX)?))),
@@ -126,7 +135,20 @@ mod reference {
 
 fn canonical(c: &Command) -> String {
     match c {
-        Command::Attach { pid, count, kind } => format!("attach {pid} {count} {}", kind.name()),
+        Command::Attach {
+            pid,
+            count,
+            kind,
+            interval: None,
+        } => format!("attach {pid} {count} {}", kind.name()),
+        Command::Attach {
+            pid,
+            count,
+            kind,
+            interval: Some(p),
+        } => format!("attach {pid} {count} {} {} {}", kind.name(), p.addr, p.pages),
+        Command::Mirror { id, pages } => format!("mirror {id} {} {}", pages.addr, pages.pages),
+        Command::SetTeardown(t) => format!("teardown {}", t.name()),
         Command::Detach(DetachTarget::Id(id)) => format!("detach {id}"),
         Command::Detach(DetachTarget::Pid(pid)) => format!("detach pid {pid}"),
         Command::Detach(DetachTarget::All) => "detach all".into(),
@@ -139,7 +161,7 @@ fn canonical(c: &Command) -> String {
 
 const WORDS: &[&str] = &[
     "attach", "detach", "policy", "reset", "park", "unpark", "pid", "all", "paired", "eagain",
-    "stopgap", "off", "raw", "0", "1", "2", "9", "10", "01", "64", "65", "300", "301", "-1", "+1",
+    "stopgap", "off", "raw", "mirror", "teardown", "deferred", "sync", "0", "1", "2", "9", "10", "01", "64", "65", "300", "301", "-1", "+1",
     "0x10", "4194304", "4194305", "2147483647", "2147483648", "4294967295", "4294967296",
     "18446744073709551615", "18446744073709551616", "99999999999999999999", "ATTACH", "Paired",
     "\t", " ", "  ", "\n", "\r", "\0", "é", "\u{0661}",
@@ -182,6 +204,9 @@ fn generate(rng: &mut Rng, buf: &mut Vec<u8>) {
                 "detach all".to_string(),
                 "policy off\n".to_string(),
                 "policy raw".to_string(),
+                format!("attach {} mirror {} {}", rng.below(5_000_000), rng.next() & !4095, rng.below(70)),
+                format!("mirror {} {} {}", rng.below(20), rng.next(), rng.below(70)),
+                "teardown sync".to_string(),
                 format!("park {}", rng.below(310)),
                 "unpark".to_string(),
             ];
