@@ -79,9 +79,9 @@ impl Snapshot {
 
     /// Clears the pages of `[start, end)`.
     fn clear(&mut self, start: usize, end: usize) {
+        let hit = clear_pattern(self.start, self.pages, start, end);
         for (i, pfn) in self.pfns[..self.pages].iter_mut().enumerate() {
-            let addr = self.start + i * PAGE_SIZE;
-            if addr < end && addr + PAGE_SIZE > start {
+            if hit & (1 << i) != 0 {
                 *pfn = 0;
             }
         }
@@ -90,6 +90,19 @@ impl Snapshot {
     fn valid(&self) -> usize {
         self.pfns[..self.pages].iter().filter(|&&p| p != 0).count()
     }
+}
+
+/// Which of `pages` pages from `first` an invalidation of `[start, end)` covers: bit `i` for
+/// page `i`.
+pub(crate) fn clear_pattern(first: usize, pages: usize, start: usize, end: usize) -> u64 {
+    let mut hit = 0;
+    for i in 0..pages.min(PAGES) {
+        let addr = first + i * PAGE_SIZE;
+        if addr < end && addr + PAGE_SIZE > start {
+            hit |= 1 << i;
+        }
+    }
+    hit
 }
 
 /// The mirror's counters, beyond the pairing ones.

@@ -16,6 +16,7 @@ mod group;
 mod mirror;
 mod mmu_notifier;
 pub mod policy;
+mod selftest;
 mod state;
 mod subscriber;
 mod sys;
@@ -32,6 +33,12 @@ module! {
     authors: ["mmn-stopgap developers"],
     description: "MMU notifier subscribers and the non-blocking invalidation stop gap",
     license: "GPL",
+    params: {
+        selftest: bool {
+            default: false,
+            description: "Run the in-kernel unit tests at load, results in the kernel log",
+        },
+    },
 }
 
 /// The loaded module: the state and the debugfs directory that exposes it.
@@ -43,6 +50,9 @@ struct MmnStopgap {
 
 impl kernel::Module for MmnStopgap {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        if module_parameters::selftest.value() {
+            selftest::run();
+        }
         let state = Arc::pin_init(State::new()?, GFP_KERNEL)?;
         let dir = sys::debugfs::Dir::new(c"mmn_stopgap", module, state.clone(), &state::FILES)?;
         pr_info!("loaded: /sys/kernel/debug/mmn_stopgap/ (policy stopgap)\n");

@@ -139,6 +139,29 @@ impl Event {
     }
 }
 
+/// Whether every event the abstraction knows maps to its own variant (an in-kernel unit test
+/// of [`Event::from_raw`]).
+pub(crate) fn event_names_are_distinct() -> bool {
+    let raw = [
+        bindings::mmu_notifier_event_MMU_NOTIFY_UNMAP,
+        bindings::mmu_notifier_event_MMU_NOTIFY_CLEAR,
+        bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_VMA,
+        bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_PAGE,
+        bindings::mmu_notifier_event_MMU_NOTIFY_SOFT_DIRTY,
+        bindings::mmu_notifier_event_MMU_NOTIFY_RELEASE,
+        bindings::mmu_notifier_event_MMU_NOTIFY_MIGRATE,
+        bindings::mmu_notifier_event_MMU_NOTIFY_EXCLUSIVE,
+    ];
+    let events = raw.map(Event::from_raw);
+    let distinct = events
+        .iter()
+        .enumerate()
+        .all(|(i, e)| events[..i].iter().all(|f| f != e));
+    distinct
+        && events.iter().all(|e| !matches!(e, Event::Other(_)))
+        && Event::from_raw(u32::MAX) == Event::Other(u32::MAX)
+}
+
 /// A range of a process's address space being invalidated (`struct mmu_notifier_range`).
 ///
 /// # Invariants

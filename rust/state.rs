@@ -196,7 +196,7 @@ impl State {
 
 /// The byte range of `pages` pages from `addr`: `EINVAL` unless page-aligned and in the
 /// address space.
-fn pages_to_range(p: Pages) -> Result<(usize, usize)> {
+pub(crate) fn pages_to_range(p: Pages) -> Result<(usize, usize)> {
     let start = usize::try_from(p.addr).map_err(|_| EINVAL)?;
     let len = usize::try_from(p.pages).map_err(|_| EINVAL)? * PAGE_SIZE;
     if start % PAGE_SIZE != 0 || start.checked_add(len).is_none() {

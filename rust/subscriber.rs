@@ -109,6 +109,17 @@ impl Counters {
     pub(crate) fn release(&self) {
         self.dead.store(true, Relaxed);
     }
+
+    /// `(starts, ends, nonblock, in_flight, unpaired)`, for the in-kernel unit tests.
+    pub(crate) fn snapshot(&self) -> (u64, u64, u64, i64, u64) {
+        (
+            self.starts.load(Relaxed),
+            self.ends.load(Relaxed),
+            self.nonblock.load(Relaxed),
+            self.in_flight.load(Relaxed),
+            self.unpaired.load(Relaxed),
+        )
+    }
 }
 
 /// The `paired` subscriber.

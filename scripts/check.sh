@@ -86,6 +86,8 @@ stage_end
 stage_begin module
 build_module "$kdir"
 check_rustfmt
+# The abstraction's contracts are build errors: each broken one must not build.
+run_tap "compile-fail checks" "$MMN_ROOT/scripts/compile-fail.sh" "$kdir"
 stage_end
 
 stage_begin host-tests

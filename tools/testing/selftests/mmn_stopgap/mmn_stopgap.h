@@ -446,6 +446,7 @@ struct mmn_stats {
 	char policy[16];
 	long groups, gates, subscribers, gate_calls, nonblock_seen, refused, warned, parked;
 	long memory_bytes, removing;
+	char teardown[16];
 };
 
 /* Parses the stats file. Returns 0, or -1 if a key is missing. */
@@ -469,8 +470,9 @@ static inline int mmn_stats(struct mmn_stats *s)
 		seen += sscanf(line, "parked: %ld", &s->parked);
 		seen += sscanf(line, "memory_bytes: %ld", &s->memory_bytes);
 		seen += sscanf(line, "removing: %ld", &s->removing);
+		seen += sscanf(line, "teardown: %15s", s->teardown);
 	}
-	return seen == 11 ? 0 : -1;
+	return seen == 12 ? 0 : -1;
 }
 
 struct mmn_sub {

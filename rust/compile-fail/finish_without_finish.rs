@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+// expect: finish_later needs an implementation of invalidate_finish
+//! A second pass needs a finish callback.
+include!("common.rs");
+
+struct Mirror;
+
+#[vtable]
+impl IntervalNotifierOps for Mirror {
+    type Mirror = ();
+
+    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+        match inv {
+            Invalidate::Blockable(b) => Ok(b.lock().finish_later()),
+            Invalidate::NonBlocking(nb) => Err(nb.refuse()),
+        }
+    }
+}
+
+fn check(mm: &MmWithUser) -> Result {
+    let _n = KBox::pin_init(IntervalNotifier::whole_address_space(mm, Mirror, ()), GFP_KERNEL)?;
+    Ok(())
+}
+
+module! {
+    type: CompileCheck,
+    name: "mmn_cf_finish_without_finish",
+    authors: ["mmn-stopgap developers"],
+    description: "compile check",
+    license: "GPL",
+}

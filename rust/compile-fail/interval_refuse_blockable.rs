@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+// expect: no method named `refuse` found for struct `BlockableInvalidate
+//! An interval notifier cannot refuse a blockable invalidation either.
+include!("common.rs");
+
+struct Bad;
+
+#[vtable]
+impl IntervalNotifierOps for Bad {
+    type Mirror = ();
+
+    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+        match inv {
+            Invalidate::Blockable(b) => Err(b.refuse()),
+            Invalidate::NonBlocking(nb) => Err(nb.refuse()),
+        }
+    }
+}
+
+fn check(mm: &MmWithUser) -> Result {
+    let _n = KBox::pin_init(IntervalNotifier::whole_address_space(mm, Bad, ()), GFP_KERNEL)?;
+    Ok(())
+}
+
+module! {
+    type: CompileCheck,
+    name: "mmn_cf_interval_refuse_blockable",
+    authors: ["mmn-stopgap developers"],
+    description: "compile check",
+    license: "GPL",
+}

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+// expect: no method named `refuse` found
+//! A blockable start cannot be refused: its view has no way to.
+include!("common.rs");
+
+struct Bad;
+
+#[vtable]
+impl MmuNotifierOps for Bad {
+    const MAY_REFUSE: bool = true;
+
+    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+        match start {
+            Start::NonBlocking(nb) => Err(nb.refuse()),
+            Start::Blockable(range) => Err(range.refuse()),
+        }
+    }
+}
+
+fn check(mm: &MmWithUser) -> Result {
+    let _s = Subscription::new(mm, Bad)?;
+    Ok(())
+}
+
+module! {
+    type: CompileCheck,
+    name: "mmn_cf_refuse_blockable",
+    authors: ["mmn-stopgap developers"],
+    description: "compile check",
+    license: "GPL",
+}

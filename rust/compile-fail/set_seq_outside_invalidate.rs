@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+// expect: no method named `set_seq` found for struct `MirrorGuard
+//! set_seq exists only inside invalidate, with the notifier's lock held.
+include!("common.rs");
+
+struct Mirror;
+
+#[vtable]
+impl IntervalNotifierOps for Mirror {
+    type Mirror = ();
+
+    fn invalidate(&self, _inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+        Ok(Pass::DONE)
+    }
+}
+
+fn check(mm: &MmWithUser) -> Result {
+    let n = KBox::pin_init(IntervalNotifier::whole_address_space(mm, Mirror, ()), GFP_KERNEL)?;
+    let mut guard = n.lock();
+    guard.set_seq();
+    Ok(())
+}
+
+module! {
+    type: CompileCheck,
+    name: "mmn_cf_set_seq_outside_invalidate",
+    authors: ["mmn-stopgap developers"],
+    description: "compile check",
+    license: "GPL",
+}

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! In-kernel unit tests of the module's pure logic, run at load with `selftest=1`.
+//!
+//! The kselftest `unit_test` loads the module that way and reads the results from the kernel
+//! log: one `ok`/`not ok` line per test, then `selftest: N passed, M failed`. The host crate
+//! tests `control.rs` and `policy.rs` with `cargo test`; these run the same rule inside the
+//! kernel, and the parts that need kernel types (the pairing counters, the mirror's snapshot,
+//! the command ranges, the event mapping).
+
+use crate::{
+    control::{
+        Pages,
+        Policy, //
+    },
+    mirror, mmu_notifier,
+    policy::{
+        decide,
+        gate_needed,
+        Verdict, //
+    },
+    state,
+    subscriber::Counters,
+    sys::mem,
+};
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*, //
+};
+
+/// One test: its name and its body (`Ok` if it holds, `Err` with what failed).
+type Test = (&'static str, fn() -> core::result::Result<(), &'static str>);
+
+fn check(cond: bool, what: &'static str) -> core::result::Result<(), &'static str> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what)
+    }
+}
+
+fn pairing_counters() -> core::result::Result<(), &'static str> {
+    let c = Counters::new();
+    c.start(true);
+    c.start(false);
+    c.end();
+    check(c.snapshot() == (2, 1, 1, 1, 0), "two starts, one end")?;
+    c.end();
+    c.end();
+    check(
+        c.snapshot() == (2, 3, 1, 0, 1),
+        "an end with no open start is unpaired",
+    )?;
+    c.reset();
+    check(
+        c.snapshot() == (0, 0, 0, 0, 0),
+        "reset keeps in_flight (0 here)",
+    )?;
+    c.start(true);
+    c.reset();
+    check(c.snapshot() == (0, 0, 0, 1, 0), "reset keeps an open pair")
+}
+
+fn mirror_clear() -> core::result::Result<(), &'static str> {
+    let base = 16 * PAGE_SIZE;
+    check(
+        mirror::clear_pattern(base, 8, base + PAGE_SIZE, base + 3 * PAGE_SIZE) == 0b0000_0110,
+        "pages 1 and 2 of 8",
+    )?;
+    check(
+        mirror::clear_pattern(base, 8, base + PAGE_SIZE - 1, base + PAGE_SIZE) == 0b0000_0001,
+        "a byte of page 0 clears page 0",
+    )?;
+    check(
+        mirror::clear_pattern(base, 8, 0, base) == 0,
+        "a range before the snapshot",
+    )?;
+    check(
+        mirror::clear_pattern(base, 8, base + 8 * PAGE_SIZE, usize::MAX) == 0,
+        "a range after the snapshot",
+    )?;
+    check(
+        mirror::clear_pattern(base, 8, 0, usize::MAX) == 0xff,
+        "the whole address space",
+    )
+}
+
+fn command_ranges() -> core::result::Result<(), &'static str> {
+    let page = PAGE_SIZE as u64;
+    check(
+        state::pages_to_range(Pages {
+            addr: 2 * page,
+            pages: 3,
+        }) == Ok((2 * PAGE_SIZE, 3 * PAGE_SIZE)),
+        "an aligned range",
+    )?;
+    check(
+        state::pages_to_range(Pages {
+            addr: 2 * page + 1,
+            pages: 3,
+        }) == Err(EINVAL),
+        "unaligned",
+    )?;
+    check(
+        state::pages_to_range(Pages {
+            addr: !(page - 1),
+            pages: 2,
+        }) == Err(EINVAL),
+        "past the end of the address space",
+    )
+}
+
+fn rule() -> core::result::Result<(), &'static str> {
+    for policy in [Policy::Stopgap, Policy::Off, Policy::Raw] {
+        check(
+            decide(policy, true, 64, 64) == Verdict::Allow,
+            "blockable is never refused",
+        )?;
+    }
+    check(
+        decide(Policy::Stopgap, false, 2, 0) == Verdict::Refuse,
+        "stopgap, several",
+    )?;
+    check(
+        decide(Policy::Stopgap, false, 1, 0) == Verdict::Allow,
+        "stopgap, one",
+    )?;
+    check(
+        decide(Policy::Off, false, 8, 0) == Verdict::Allow,
+        "off, no refuser",
+    )?;
+    check(
+        decide(Policy::Off, false, 1, 1) == Verdict::Refuse,
+        "off, a refuser",
+    )?;
+    check(decide(Policy::Raw, false, 8, 8) == Verdict::Allow, "raw")?;
+    check(
+        gate_needed(Policy::Stopgap, 0)
+            && gate_needed(Policy::Off, 1)
+            && !gate_needed(Policy::Off, 0)
+            && !gate_needed(Policy::Raw, 1),
+        "gates",
+    )
+}
+
+fn kmalloc_classes() -> core::result::Result<(), &'static str> {
+    check(
+        mem::kmalloc_class(1) == 8 && mem::kmalloc_class(8) == 8,
+        "8",
+    )?;
+    check(
+        mem::kmalloc_class(65) == 96 && mem::kmalloc_class(97) == 128,
+        "96, 128",
+    )?;
+    check(
+        mem::kmalloc_class(193) == 256 && mem::kmalloc_class(1025) == 2048,
+        "powers of two",
+    )
+}
+
+fn events() -> core::result::Result<(), &'static str> {
+    check(
+        mmu_notifier::event_names_are_distinct(),
+        "every known event maps to its own name",
+    )
+}
+
+const TESTS: [Test; 6] = [
+    ("pairing_counters", pairing_counters),
+    ("mirror_clear", mirror_clear),
+    ("command_ranges", command_ranges),
+    ("rule", rule),
+    ("kmalloc_classes", kmalloc_classes),
+    ("events", events),
+];
+
+/// Runs every test, printing one line each and a summary. Returns the number that failed.
+pub(crate) fn run() -> usize {
+    let mut failed = 0;
+    for (i, (name, test)) in TESTS.iter().enumerate() {
+        match test() {
+            Ok(()) => pr_info!("selftest: ok {} {}\n", i + 1, name),
+            Err(what) => {
+                failed += 1;
+                pr_err!("selftest: not ok {} {}: {}\n", i + 1, name, what);
+            }
+        }
+    }
+    pr_info!(
+        "selftest: {} passed, {} failed\n",
+        TESTS.len() - failed,
+        failed
+    );
+    failed
+}

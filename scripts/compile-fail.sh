@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The compile-fail checks of the mmu_notifier abstraction (rust/compile-fail/):
+# each case is built as a module crate against KDIR, with the abstraction as a
+# submodule; ok.rs must build, every other case must fail with the message its
+# "// expect:" line names. TAP output. Usage: compile-fail.sh KDIR
+set -euo pipefail
+source "$(dirname "$0")/config.sh"
+
+if [[ $# -ne 1 || "$1" == --help ]]; then
+	echo "usage: $0 KDIR"
+	[[ "${1:-}" == --help ]] && exit 0 || exit 2
+fi
+kdir="$1"
+src="$MMN_ROOT/rust/compile-fail"
+cases=("$src"/*.rs)
+cases=("${cases[@]/*\/common.rs}")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+n=0
+for c in "${cases[@]}"; do
+	[[ -n "$c" ]] || continue
+	n=$((n + 1))
+done
+echo "TAP version 13"
+echo "1..$n"
+i=0 rc=0
+for c in "${cases[@]}"; do
+	[[ -n "$c" ]] || continue
+	i=$((i + 1))
+	name=$(basename "$c" .rs)
+	want=$(sed -n 's|^// expect: ||p' "$c" | head -1)
+	dir="$work/$name"
+	mkdir -p "$dir"
+	# The case, its shared part (pointing at the real abstraction) and the C helpers.
+	cp "$c" "$dir/cf_$name.rs"
+	sed "s|#\[path = \"../mmu_notifier.rs\"\]|#[path = \"$MMN_ROOT/rust/mmu_notifier.rs\"]|" \
+		"$src/common.rs" >"$dir/common.rs"
+	cp "$MMN_ROOT/rust/helpers/mmu_notifier.c" "$MMN_ROOT/rust/helpers/mmu_notifier.h" "$dir/"
+	printf 'obj-m := mmn_cf_%s.o\nmmn_cf_%s-y := cf_%s.o mmu_notifier.o\n' \
+		"$name" "$name" "$name" >"$dir/Kbuild"
+	out=$(make -C "$kdir" M="$dir" "${KMAKE_FLAGS[@]}" modules 2>&1) && built=1 || built=0
+	if [[ "$want" == builds ]]; then
+		if (( built )); then
+			echo "ok $i compile-fail $name: builds"
+		else
+			echo "not ok $i compile-fail $name: the harness itself does not build"
+			echo "$out" | grep -E '^(error|warning)' -A 6 | head -20 | sed 's/^/# /'
+			rc=1
+		fi
+	elif (( built )); then
+		echo "not ok $i compile-fail $name: built, but must fail with \"$want\""
+		rc=1
+	elif grep -qF -- "$want" <<<"$out"; then
+		echo "ok $i compile-fail $name: \"$want\""
+	else
+		echo "not ok $i compile-fail $name: failed, but not with \"$want\""
+		echo "$out" | grep -E '^error' -A 4 | head -12 | sed 's/^/# /'
+		rc=1
+	fi
+done
+exit $rc
