@@ -27,6 +27,7 @@ $1 == "cycle" && $6 == "ratio_to_floor" { cyc[$3 "," $2] = $7; spread[$3 "," $2]
 $1 == "gate" { gate[$3 "," $2] = $7 }
 $1 == "reap" { reap[$2 "," $4 "," $5] = $7 }
 $1 == "memory" { mem[$2] = $7 }
+$1 == "teardown" { td[$2 "," $4 "," $6] = $7 }
 END {
 	printf "Measured %s on %s, QEMU TCG, 15 rounds; ratios to the no-notifier floor in the same round (median, interquartile range).\n\n", date, kernel
 	printf "| config | 4 KiB cycle | 2 MiB cycle |\n|---|---|---|\n"
@@ -45,6 +46,10 @@ END {
 	printf "| 1 subscriber, off | %.0f | %.0f |\n", reap["process_mrelease,1,0"], reap["oom_reaper,1,0"]
 	printf "| 3 subscribers, off | %.0f | %.0f |\n", reap["process_mrelease,3,0"], reap["oom_reaper,3,0"]
 	printf "\nMemory (ksize of the module allocations): %.0f bytes per subscriber, %.0f bytes per group, plus the core per-mm notifier table.\n", mem["subscriber"], mem["group"]
+	printf "\n| teardown, per subscriber (ratio to attaching one) | attach 1 | attach 64 | attach 1024 | detach 1 | detach 64 | detach 1024 |\n|---|---|---|---|---|---|---|\n"
+	split("sync deferred", tm, " ")
+	for (i = 1; i in tm; i++)
+		printf "| %s | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx |\n", tm[i] == "sync" ? "before: sync (unregister, a grace period each)" : "after: deferred (put, one grace period for all)", td[tm[i] ",1,attach_per_sub"], td[tm[i] ",64,attach_per_sub"], td[tm[i] ",1024,attach_per_sub"], td[tm[i] ",1,detach_per_sub"], td[tm[i] ",64,detach_per_sub"], td[tm[i] ",1024,detach_per_sub"]
 	p1 = (cyc["4KiB,paired-1"] - 1) * 100
 	gmax = 0; gsum = 0
 	for (i = 1; i in ns; i++) { g = (gate["4KiB,gate+paired-" ns[i]] - 1) * 100; gsum += g; if (g > gmax) gmax = g }

@@ -13,6 +13,11 @@
  * 2. The stop gap's price: MiB freed by process_mrelease(2) and by the OOM
  *    reaper for a 256 MiB victim, 1 vs 3 subscribers, stopgap vs off.
  * 3. Memory: SUnreclaim growth per subscriber and per group.
+ * 4. Teardown: attach and detach of 1, 64 and 1,024 subscribers, time per
+ *    subscriber as a ratio to attaching one, with "teardown sync" (each
+ *    subscriber unregistered with mmu_notifier_unregister(), a full SRCU
+ *    grace period each: how the module did it before) and "teardown deferred"
+ *    (mmu_notifier_put(): the core frees them all after one grace period).
  *
  * Output: a table on stdout and CSV between "MMN-CSV-BEGIN" and "MMN-CSV-END"
  * (kind,config,size,subscribers,gate,metric,median,min,max,q1,q3,n).
@@ -351,6 +356,81 @@ static void bench_memory(void)
 	report("memory", "group", "-", 0, true, "bytes", &per_group, 1);
 }
 
+/*
+ * Part 4: teardown. n subscribers over n/64 victims (64 per mm, one write each),
+ * then "detach all", timed; TEARDOWN_ROUNDS rounds, both modes interleaved.
+ */
+#define TEARDOWN_ROUNDS 5
+
+static double attach_detach(struct mmn_victim *v, int n, double *detach_s)
+{
+	double t0, t1, t2;
+	int left = n, i;
+
+	t0 = mmn_now();
+	for (i = 0; left > 0; i++, left -= 64)
+		mmn_ctl("attach %d %d", v[i].pid, left < 64 ? left : 64);
+	t1 = mmn_now();
+	mmn_ctl("detach all");
+	t2 = mmn_now();
+	*detach_s = t2 - t1;
+	return t1 - t0;
+}
+
+static void bench_teardown(void)
+{
+	static const int sizes[] = { 1, 64, 1024 };
+	static const char *const modes[] = { "sync", "deferred" };
+	static double attach[2][3][TEARDOWN_ROUNDS], detach[2][3][TEARDOWN_ROUNDS];
+	static struct mmn_victim v[16];
+	double unit[TEARDOWN_ROUNDS];
+	int r, m, k, i, ok = 1;
+
+	mmn_ctl("detach all");
+	mmn_ctl("policy stopgap");
+	for (i = 0; i < 16; i++)
+		ok &= mmn_victim_start(&v[i], 0, false) == 0;
+	if (!ok)
+		return;
+	for (r = 0; r < TEARDOWN_ROUNDS; r++) {
+		for (m = 0; m < 2; m++) {
+			mmn_ctl("teardown %s", modes[(m + r) % 2]);
+			for (k = 0; k < 3; k++) {
+				int mi = (m + r) % 2;
+
+				attach[mi][k][r] = attach_detach(v, sizes[k], &detach[mi][k][r]);
+			}
+		}
+		/* The unit: attaching one subscriber, in this round. */
+		unit[r] = (attach[0][0][r] + attach[1][0][r]) / 2;
+		printf("  teardown round %d/%d done\n", r + 1, TEARDOWN_ROUNDS);
+	}
+	mmn_ctl("teardown deferred");
+	printf("\nTeardown: time per subscriber, ratio to attaching one (median of %d rounds):\n",
+	       TEARDOWN_ROUNDS);
+	printf("  %-9s %6s %12s %12s\n", "mode", "N", "attach", "detach");
+	for (m = 0; m < 2; m++) {
+		for (k = 0; k < 3; k++) {
+			double a[TEARDOWN_ROUNDS], d[TEARDOWN_ROUNDS];
+			double am, dm;
+
+			for (r = 0; r < TEARDOWN_ROUNDS; r++) {
+				a[r] = attach[m][k][r] / sizes[k] / unit[r];
+				d[r] = detach[m][k][r] / sizes[k] / unit[r];
+			}
+			report("teardown", modes[m], "-", sizes[k], true, "attach_per_sub", a,
+			       TEARDOWN_ROUNDS);
+			am = median(a, TEARDOWN_ROUNDS);
+			report("teardown", modes[m], "-", sizes[k], true, "detach_per_sub", d,
+			       TEARDOWN_ROUNDS);
+			dm = median(d, TEARDOWN_ROUNDS);
+			printf("  %-9s %6d %11.3fx %11.3fx\n", modes[m], sizes[k], am, dm);
+		}
+	}
+	for (i = 0; i < 16; i++)
+		mmn_victim_stop(&v[i]);
+}
+
 int main(int argc, char **argv)
 {
 	char *buf = NULL;
@@ -376,6 +456,7 @@ int main(int argc, char **argv)
 	bench_cycles(have_hmm);
 	bench_reap();
 	bench_memory();
+	bench_teardown();
 	mmn_ctl("policy stopgap");
 	fclose(csv);
 	printf("MMN-CSV-BEGIN\n%sMMN-CSV-END\n", buf);
