@@ -23,10 +23,10 @@ module_make() {
 		{ read -r psrc; read -r base; } <"$kdir/.mmn-view"
 		unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
 			shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$kdir" "$base" \
-			make -C "$base" M="$MMN_ROOT" "${KMAKE_FLAGS[@]}" "$@"
+			make -C "$base" M="${MMN_MODULE_DIR:-$MMN_ROOT}" "${KMAKE_FLAGS[@]}" "$@"
 		return
 	fi
-	make -C "$kdir" M="$MMN_ROOT" "${KMAKE_FLAGS[@]}" "$@"
+	make -C "$kdir" M="${MMN_MODULE_DIR:-$MMN_ROOT}" "${KMAKE_FLAGS[@]}" "$@"
 }
 
 # Builds mmn_stopgap.ko against $1 with CLIPPY=1 and fails on any warning.
