@@ -16,11 +16,15 @@ endif
 ifneq ($(RUNNER),)
 export RUNNER
 endif
+ifneq ($(KVER),)
+export KVER
+endif
 TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
-KSRC = $(MMN_CACHE)/src/linux-source-7.3
+# The kernel source scripts/config.sh selects (KVER=7.2 for another version).
+KSRC = $(shell bash -c 'source scripts/config.sh && echo "$$KSRC"')
 
-.PHONY: all modules module run check check-debug check-core boot-soak bench kernel setup clippy \
+.PHONY: all modules module run check check-debug check-core boot-soak mutants bench kernel setup clippy \
 	fmt fmt-check \
 	rust-analyzer host-test fuzz clean help
 
@@ -34,6 +38,8 @@ help:
 	@echo '  make check-debug  the same on a KASAN/kmemleak/debugobjects/failslab kernel'
 	@echo '  make check-core   the raw-core reproducer: expected to wedge on the stock'
 	@echo '                    kernel (known core bug), to pass with patches/ applied'
+	@echo '  make mutants      apply each bug of scripts/mutants.list, run the suite:'
+	@echo '                    killed N of M (long; not part of make check)'
 	@echo '  make bench        benchmark in one boot: ratios, CSV, plot (bench/)'
 	@echo '  make boot-soak    boot every project kernel 20 times, count boot-time splats'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
@@ -46,6 +52,7 @@ help:
 	@echo '  make rust-analyzer  write rust-project.json for editors'
 	@echo '  make clean        remove build outputs from the tree'
 	@echo 'Variables: KDIR=<kernel build dir>  MMN_CACHE=<cache dir, default ~/.cache/mmn-stopgap>'
+	@echo '           KVER=7.2 (kernel version; default: the newest supported one available)'
 	@echo '           MMN_TESTS=a_test,b_test (make check subset)  MMN_ACCEL=tcg|kvm|auto'
 
 setup:
@@ -98,6 +105,9 @@ check-core:
 
 boot-soak:
 	@scripts/boot-soak.sh
+
+mutants:
+	@scripts/mutants.sh
 
 bench:
 	@scripts/bench.sh

@@ -42,6 +42,7 @@ done
 export MMN_QEMU_CPU="$cpu"
 
 "$MMN_ROOT/scripts/setup.sh"
+select_kernel # setup may have installed a newer kernel source
 sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
 out=$(run_dir boot-soak)
 total=0

@@ -23,6 +23,7 @@ out=$(run_dir check-core)
 
 stage_begin setup
 "$MMN_ROOT/scripts/setup.sh"
+select_kernel # setup may have installed a newer kernel source
 stage_end
 
 stage_begin kernel-stock

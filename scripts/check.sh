@@ -70,6 +70,7 @@ fi
 
 stage_begin setup
 "$MMN_ROOT/scripts/setup.sh"
+select_kernel # setup may have installed a newer kernel source
 [[ "$runner" == vng ]] && vng_bin=$("$MMN_ROOT/scripts/setup-vng.sh")
 stage_end
 

@@ -1,13 +1,45 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared settings for every mmn-stopgap script. Sourced, never executed.
-# The kernel version lives here and only here.
-
-KVER_MAJOR=7.3
-KSRC_PKG="linux-source-${KVER_MAJOR}"
+# The kernel versions live here and only here.
 
 MMN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MMN_CACHE="${MMN_CACHE:-${HOME}/.cache/mmn-stopgap}"
-KSRC="${MMN_CACHE}/src/linux-source-${KVER_MAJOR}"
+
+# The kernels the project is verified on (README, "Supported kernels"), newest
+# first: Debian's linux-source-<version> packages (trixie-backports).
+MMN_KVERS=(7.3 7.2)
+
+# Whether linux-source-$1 is on this machine (package or unpacked source).
+kver_installed() {
+	compgen -G "/usr/src/linux-source-$1.tar.*" >/dev/null ||
+		[[ -f "$MMN_CACHE/src/linux-source-$1/Makefile" ]]
+}
+
+# Whether the apt archive offers linux-source-$1.
+kver_in_archive() {
+	apt-cache policy "linux-source-$1" 2>/dev/null | grep -q 'Candidate: [0-9]'
+}
+
+# Sets KVER_MAJOR, KSRC_PKG and KSRC: KVER=7.2 names the version; by default
+# the newest supported one this machine has or the archive offers, so that a
+# version leaving backports never breaks a build (scripts/setup.sh installs
+# it and says which). Call again after setup.sh has updated apt.
+select_kernel() {
+	local v
+	KVER_MAJOR="${KVER:-}"
+	if [[ -z "$KVER_MAJOR" ]]; then
+		for v in "${MMN_KVERS[@]}"; do
+			if kver_installed "$v" || kver_in_archive "$v"; then
+				KVER_MAJOR=$v
+				break
+			fi
+		done
+	fi
+	KVER_MAJOR="${KVER_MAJOR:-${MMN_KVERS[0]}}"
+	KSRC_PKG="linux-source-${KVER_MAJOR}"
+	KSRC="${MMN_CACHE}/src/linux-source-${KVER_MAJOR}"
+}
+select_kernel
 BINDGEN_ROOT="${MMN_CACHE}/cargo"
 BINDGEN="${BINDGEN_ROOT}/bin/bindgen"
 

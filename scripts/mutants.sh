@@ -38,6 +38,7 @@ t0=$(date +%s)
 work=$(run_dir mutants)
 list="$MMN_ROOT/scripts/mutants.list"
 "$MMN_ROOT/scripts/setup.sh" >&2
+select_kernel # setup may have installed a newer kernel source
 kdir=${KDIR:-$(kernel_dir)}
 build_selftests "$work/selftests"
 export CARGO_TARGET_DIR="$work/cargo-target"

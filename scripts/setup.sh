@@ -17,7 +17,7 @@ APT_SOURCES=/etc/apt/sources.list.d/mmn-stopgap.sources
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev
       rustc-web rust-web-src rust-web-clippy rustfmt-web
       busybox-static flex bison bc libelf-dev libssl-dev cpio kmod
-      make gcc libc6-dev python3 gnuplot-nox "${KSRC_PKG}")
+      make gcc libc6-dev python3 gnuplot-nox)
 QEMU_PKGS=(qemu-system-x86)
 
 as_root() {
@@ -46,23 +46,48 @@ if [[ ! -f "$APT_SOURCES" ]] || [[ "$(cat "$APT_SOURCES")" != "$want_sources" ]]
 	as_root timeout 600 apt-get update -q
 fi
 
-# 2. Debian packages.
-mapfile -t need < <(missing_pkgs "${PKGS[@]}")
+# 2. The kernel: KVER=7.2 names it; by default the newest supported version
+#    (config.sh, MMN_KVERS) this machine has or the archive offers.
+select_kernel
+if ! kver_installed "$KVER_MAJOR" && ! kver_in_archive "$KVER_MAJOR"; then
+	as_root timeout 600 apt-get update -q
+	select_kernel
+fi
+if ! kver_installed "$KVER_MAJOR" && ! kver_in_archive "$KVER_MAJOR"; then
+	offered=$(apt-cache search --names-only '^linux-source-[0-9.]*$' | cut -d' ' -f1 | tr '\n' ' ')
+	die "${KSRC_PKG} is neither installed nor in the archive (offered: ${offered:-none}); supported: ${MMN_KVERS[*]}"
+fi
+how="KVER=${KVER:-}"
+[[ -n "${KVER:-}" ]] || how="the newest supported (${MMN_KVERS[*]}) available; KVER=<version> for another"
+log "setup: kernel ${KVER_MAJOR}: ${how}"
+for v in $(apt-cache search --names-only '^linux-source-7\.[0-9]*$' 2>/dev/null | cut -d' ' -f1 |
+	sed 's/^linux-source-//'); do
+	if [[ ! " ${MMN_KVERS[*]} " == *" $v "* ]] && [[ "$(printf '%s\n' "$v" "${MMN_KVERS[0]}" | sort -V | tail -1)" == "$v" ]]; then
+		log "setup: note: linux-source-$v is in the archive but not verified here (KVER=$v to try it)"
+	fi
+done
+
+# 3. Debian packages (the kernel's package only until its source is unpacked).
+ksrc_pkg=("${KSRC_PKG}")
+[[ -f "$KSRC/Makefile" ]] && ksrc_pkg=()
+mapfile -t need < <(missing_pkgs "${PKGS[@]}" "${ksrc_pkg[@]}")
 mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")
 if (( ${#need[@]} + ${#needq[@]} )); then
-	if ! apt-cache policy "${KSRC_PKG}" | grep -q 'Candidate: [0-9]'; then
+	if ! apt-cache policy "${KSRC_PKG}" "${QEMU_PKGS[@]}" | grep -q 'Candidate: [0-9]'; then
 		as_root timeout 600 apt-get update -q
 	fi
 fi
 if (( ${#need[@]} )); then
 	log "setup: apt-get install ${need[*]}"
-	as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
-		apt-get install -y -q --no-install-recommends \
-		-t trixie-backports "${KSRC_PKG}" >/dev/null
+	if [[ " ${need[*]} " == *" ${KSRC_PKG} "* ]]; then
+		as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
+			apt-get install -y -q --no-install-recommends \
+			-t trixie-backports "${KSRC_PKG}" >/dev/null
+	fi
 	as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
 		apt-get install -y -q --no-install-recommends "${need[@]}" \
 		| grep -E '^(Setting up|E:)' || true
-	mapfile -t need < <(missing_pkgs "${PKGS[@]}")
+	mapfile -t need < <(missing_pkgs "${PKGS[@]}" "${ksrc_pkg[@]}")
 	(( ${#need[@]} == 0 )) || die "packages still missing: ${need[*]}"
 else
 	log "setup: Debian packages present"
@@ -79,7 +104,7 @@ else
 	log "setup: QEMU present ($(qemu-system-x86_64 --version | head -1))"
 fi
 
-# 3. bindgen, into the cache (the kernel needs >= 0.71.1).
+# 4. bindgen, into the cache (the kernel needs >= 0.71.1).
 mkdir -p "$MMN_CACHE"
 if [[ ! -x "$BINDGEN" ]]; then
 	log "setup: cargo install --locked bindgen-cli (about 1 minute)"
@@ -89,7 +114,7 @@ if [[ ! -x "$BINDGEN" ]]; then
 fi
 log "setup: $("$BINDGEN" --version)"
 
-# 4. Kernel source, unpacked into the cache.
+# 5. Kernel source, unpacked into the cache.
 if [[ ! -f "$KSRC/Makefile" ]]; then
 	tarball=$(ls /usr/src/linux-source-"${KVER_MAJOR}".tar.* 2>/dev/null | head -1)
 	[[ -n "$tarball" ]] || die "no /usr/src/linux-source-${KVER_MAJOR}.tar.*"

@@ -112,6 +112,7 @@ prepare_guest() {
 	local dir="$1" kdir
 	shift
 	"$MMN_ROOT/scripts/setup.sh" >&2
+	select_kernel # setup may have installed a newer kernel source
 	kdir="${KDIR:-$(kernel_dir "$@")}"
 	build_module "$kdir" >&2
 	build_selftests "$dir/selftests" >&2
