@@ -211,7 +211,7 @@ impl IntervalNotifierOps for Gate {
     /// The gate mirrors nothing: it only decides.
     type Mirror = ();
 
-    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
         let shared = &*self.shared;
         shared.gate_calls.add(1, Relaxed);
         // A blockable invalidation cannot be refused: only the non-blocking view can.

@@ -6,7 +6,7 @@
 //! mirrors pages of it like a device would: `mirror <id> <addr> <pages>` takes a snapshot of
 //! their pfns with the interval sequence protocol (`read_begin`, `hmm_range_fault()`, the
 //! notifier's lock, `read_retry`, retry), and every invalidation of the range clears the pages
-//! it covers, under the same lock, after `set_seq`. A snapshot therefore never shows a page
+//! it covers, under the same lock, which taking records its sequence. A snapshot therefore never shows a page
 //! that is not mapped there any more: what an invalidation did not clear is current.
 //!
 //! Its invalidation has two passes: the first, under the lock (taken only when the range is
@@ -122,7 +122,7 @@ pub(crate) struct MirrorOps {
 impl IntervalNotifierOps for MirrorOps {
     type Mirror = Snapshot;
 
-    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
         let blockable = matches!(inv, Invalidate::Blockable(_));
         let mut snapshot = match inv {
             Invalidate::Blockable(b) => b.lock(),
@@ -140,8 +140,7 @@ impl IntervalNotifierOps for MirrorOps {
         if range.event() == Event::Release {
             self.stats.pairs.release();
         }
-        // Readers in flight must retry, and what they would read is gone.
-        snapshot.set_seq();
+        // Taking the lock set the sequence (readers in flight retry); what they read is gone.
         snapshot.clear(range.start(), range.end());
         Ok(snapshot.finish_later())
     }

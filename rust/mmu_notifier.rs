@@ -11,8 +11,8 @@
 //! - [`IntervalNotifier`]: a `struct mmu_interval_notifier` over a range of the address space.
 //!   The core calls interval notifiers *before* any hlist subscriber; a driver mirrors the
 //!   pages of its range with the sequence protocol ([`IntervalNotifier::read_begin`],
-//!   [`MirrorGuard::read_retry`], [`InvalidateGuard::set_seq`]) under the lock the notifier
-//!   owns, and may split its invalidation in two passes (`invalidate_finish`).
+//!   [`MirrorGuard::read_retry`], and the sequence set by [`InvalidateGuard`]) under the lock
+//!   the notifier owns, and may split its invalidation in two passes (`invalidate_finish`).
 //!
 //! The core's contract is in the types, not in comments:
 //!
@@ -23,8 +23,10 @@
 //!   such a type cannot have `invalidate_range_end` (the core calls every end after a refusal,
 //!   so a refuser could not tell which end belongs to a start it refused): both are build
 //!   errors;
-//! - [`InvalidateGuard::set_seq`] exists only inside an interval notifier's `invalidate`, with
-//!   the notifier's own lock held, as `mmu_interval_read_retry()` requires.
+//! - `mmu_interval_set_seq()` is called only by taking the notifier's own lock inside its
+//!   `invalidate` ([`InvalidateGuard`]), as `mmu_interval_read_retry()` requires, and always
+//!   then;
+//! - the data of an hlist subscription, freed by the core in atomic context, has no drop glue.
 //!
 //! [`mmu_notifier_put()`]: srctree/mm/mmu_notifier.c
 //!
@@ -60,11 +62,17 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{
+            Acquire,
             Atomic,
-            Relaxed, //
+            Relaxed,
+            Release, //
         },
         Mutex,
         MutexGuard, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
     },
     types::Opaque,
 };
@@ -213,9 +221,22 @@ impl Range {
 /// `-EAGAIN` to the OOM reaper or to `process_mrelease(2)`.
 ///
 /// Only the non-blocking view of a range can make one ([`NonBlocking::refuse`],
-/// [`NonBlockingInvalidate::refuse`]): a blockable invalidation cannot be refused.
+/// [`NonBlockingInvalidate::refuse`]), and it carries the lifetime of that view: invariant in
+/// `'a` and neither `Send` nor `Sync`, it cannot be kept from one call and returned from
+/// another (a blockable one, or one of a type that may not refuse), so a blockable invalidation
+/// cannot be refused.
 #[must_use]
-pub(crate) struct Refused(());
+pub(crate) struct Refused<'a>(PhantomData<Brand<'a>>);
+
+/// Invariant in `'a` (a function both taking and returning it), and neither `Send` nor `Sync`
+/// (a raw pointer).
+type Brand<'a> = (fn(&'a ()) -> &'a (), *mut ());
+
+impl Refused<'_> {
+    fn new() -> Self {
+        Refused(PhantomData)
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // hlist subscriptions
@@ -258,14 +279,20 @@ impl<'a, T: MmuNotifierOps> NonBlocking<'a, T> {
     /// subscriber's start, and then every subscriber's `invalidate_range_end`.
     ///
     /// A build error unless `T` says [`MmuNotifierOps::MAY_REFUSE`].
-    pub(crate) fn refuse(self) -> Refused {
+    ///
+    /// On a kernel without the interval-tree fix (`patches/0001`), refusing here wedges every
+    /// interval notifier of an mm that has, or had, one: the core's interval-tree pass, opened
+    /// before the hlist subscribers are called, is never closed, and every later
+    /// `mmu_interval_read_begin()` or interval-notifier removal on the mm sleeps forever. An
+    /// interval notifier that refuses first ([`NonBlockingInvalidate::refuse`]) avoids it.
+    pub(crate) fn refuse(self) -> Refused<'a> {
         const {
             assert!(
                 T::MAY_REFUSE,
                 "only a subscriber with MAY_REFUSE = true may refuse an invalidation"
             )
         };
-        Refused(())
+        Refused::new()
     }
 }
 
@@ -281,7 +308,7 @@ pub(crate) trait MmuNotifierOps: Send + Sync + Sized + 'static {
 
     /// Called before the pages of the range are unmapped. Only the non-blocking view can
     /// refuse, and only if [`Self::MAY_REFUSE`].
-    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused>;
+    fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>>;
 
     /// Called after the pages of the range are unmapped, once per accepted start; after a
     /// non-blocking start that another subscriber refused, too.
@@ -316,6 +343,12 @@ impl<T: MmuNotifierOps> Registered<T> {
         assert!(
             !(T::MAY_REFUSE && T::HAS_INVALIDATE_RANGE_END),
             "a subscriber that may refuse a start cannot have invalidate_range_end"
+        );
+        assert!(
+            !core::mem::needs_drop::<T>(),
+            "the data of a Subscription is dropped by the core in an SRCU callback, where \
+             nothing may sleep: it must not need drop (keep what does outside, e.g. behind the \
+             driver's own reference)"
         );
         bindings::mmu_notifier_ops {
             invalidate_range_start: Some(Self::invalidate_range_start_callback),
@@ -372,7 +405,7 @@ impl<T: MmuNotifierOps> Registered<T> {
         };
         match this.data.invalidate_range_start(start) {
             Ok(()) => 0,
-            Err(Refused(())) => EAGAIN.to_errno(),
+            Err(_refused) => EAGAIN.to_errno(),
         }
     }
 
@@ -406,6 +439,8 @@ impl<T: MmuNotifierOps> Registered<T> {
     ///
     /// Called by the core once, after an SRCU grace period, for a subscription that
     /// [`Subscription::drop`] put: no callback runs any more, and nothing else refers to it.
+    /// Runs in an SRCU callback (softirq context, or with bottom halves disabled): `T` has no
+    /// drop glue (checked at build time in [`Self::OPS`]), so freeing it cannot sleep.
     unsafe extern "C" fn free_notifier_callback(subscription: *mut bindings::mmu_notifier) {
         // SAFETY: `subscription` is the `raw` field of a `Registered<T>` that
         // `Subscription::new` leaked out of a `KBox`; the core hands it back exactly once.
@@ -413,15 +448,21 @@ impl<T: MmuNotifierOps> Registered<T> {
             unsafe { kernel::container_of!(Opaque::cast_from(subscription).cast_mut(), Self, raw) };
         // SAFETY: See above: the allocation is ours again, and nothing refers to it.
         drop(unsafe { KBox::from_raw(ptr) });
+        // Last: `synchronize()` waits for this, then for an RCU grace period, which covers the
+        // rest of this callback (it runs with bottom halves disabled).
+        PENDING_FREES.fetch_sub(1, Release);
     }
 }
 
 /// An hlist subscription (`struct mmu_notifier`) carrying data `T`.
 ///
-/// Dropping it unregisters it without waiting (`mmu_notifier_put()`): no callback starts after
-/// the drop returns, the ones running finish, and the core frees the subscription, `T`
-/// included, in an SRCU callback. So `T`'s drop must not sleep, and a module must call
-/// [`synchronize()`] before its code goes away. [`Subscription::unregister`] waits instead.
+/// Dropping it unregisters it without waiting (`mmu_notifier_put()`): the subscription leaves
+/// the mm's list, but callbacks that already found it may still start until an SRCU grace
+/// period ends, after which the core frees it, `T` included, in an SRCU callback (so `T` must
+/// have no drop glue: a build error otherwise). `release` is not called for it, and the driver
+/// must stop setting up mappings that the subscription would have to invalidate before it
+/// drops it. A module must call [`synchronize()`] before its code goes away.
+/// [`Subscription::unregister`] waits for the grace period instead.
 ///
 /// # Invariants
 ///
@@ -435,7 +476,7 @@ impl<T: MmuNotifierOps> Registered<T> {
 ///
 /// #[vtable]
 /// impl MmuNotifierOps for Counter {
-///     fn invalidate_range_start(&self, _start: Start<'_, Self>) -> Result<(), Refused> {
+///     fn invalidate_range_start<'a>(&self, _start: Start<'a, Self>) -> Result<(), Refused<'a>> {
 ///         self.0.add(1, Relaxed);
 ///         Ok(())
 ///     }
@@ -532,19 +573,34 @@ impl<T: MmuNotifierOps> Subscription<T> {
 
 impl<T: MmuNotifierOps> Drop for Subscription<T> {
     fn drop(&mut self) {
+        PENDING_FREES.add(1, Relaxed);
         // SAFETY: By the type invariant `raw` is registered, with one user (ours). After the
-        // put no new callback starts; the core calls `free_notifier_callback` once the running
-        // ones are done, which frees the allocation.
+        // put the subscription leaves the mm's list; the core calls `free_notifier_callback`
+        // once an SRCU grace period has ended, which frees the allocation.
         unsafe { bindings::mmu_notifier_put(self.registered().raw.get()) };
     }
 }
 
-/// Waits until every subscription dropped so far is freed (`mmu_notifier_synchronize()`): after
-/// it returns, no callback of this module runs any more. Call it at module exit, after the last
-/// drop.
+/// Subscriptions put and not freed yet.
+static PENDING_FREES: Atomic<usize> = Atomic::new(0);
+
+/// Waits until every subscription dropped so far is freed: after it returns, no callback of a
+/// dropped subscription runs any more, nor does the code that freed it. Call it at module exit,
+/// after the last drop. Sleeps.
+///
+/// `mmu_notifier_synchronize()` alone does not promise that on a stock kernel: it waits for an
+/// SRCU grace period (`synchronize_srcu()`), not for the free callbacks queued on other CPUs
+/// (`srcu_barrier()`, `patches/0003`). So this also waits until every free callback of this
+/// abstraction has run, then for an RCU grace period, which covers the end of the last one.
 pub(crate) fn synchronize() {
     // SAFETY: Always safe to call from process context without locks held.
     unsafe { bindings::mmu_notifier_synchronize() };
+    // Bounded: every put subscription is freed after one SRCU grace period.
+    while PENDING_FREES.load(Acquire) != 0 {
+        fsleep(Delta::from_millis(1));
+    }
+    // SAFETY: Always safe to call from process context without locks held.
+    unsafe { bindings::synchronize_rcu() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,7 +634,7 @@ pub(crate) trait IntervalNotifierOps: Send + Sync + Sized + 'static {
     ///
     /// Returns [`Pass::DONE`], or, from [`InvalidateGuard::finish_later`], a request for
     /// `invalidate_finish` once every interval notifier's first pass ran.
-    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused>;
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>>;
 
     /// The second pass of an invalidation whose first pass asked for it (two-pass
     /// notifiers, `invalidate_start`/`invalidate_finish` in the core). Runs in the same context
@@ -588,14 +644,20 @@ pub(crate) trait IntervalNotifierOps: Send + Sync + Sized + 'static {
     }
 }
 
-/// A read-side sequence number of an [`IntervalNotifier`] (`mmu_interval_read_begin()`).
+/// A read-side sequence number of an [`IntervalNotifier`] (`mmu_interval_read_begin()`), and
+/// the notifier it belongs to: given to another notifier, it always asks for a retry (and
+/// [`IntervalNotifier::hmm_range_fault`] fails with `EINVAL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ReadSeq(c_ulong);
+pub(crate) struct ReadSeq {
+    seq: c_ulong,
+    /// The address of the notifier's C struct, only compared.
+    owner: usize,
+}
 
 impl ReadSeq {
     /// The number, for display.
     pub(crate) fn value(self) -> usize {
-        self.0
+        self.seq
     }
 }
 
@@ -673,7 +735,7 @@ struct FinishSlot {
 /// and its invalidation:
 ///
 /// ```ignore
-/// fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+/// fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
 ///     let mut mirror = match inv {
 ///         Invalidate::Blockable(b) => b.lock(),
 ///         Invalidate::NonBlocking(nb) => match nb.try_lock() {
@@ -681,8 +743,9 @@ struct FinishSlot {
 ///             Err(nb) => return Err(nb.refuse()), // Contended: cannot wait.
 ///         },
 ///     };
-///     mirror.set_seq(); // Readers in flight must retry.
-///     mirror.clear(mirror.range());
+///     // Taking the lock set the sequence: readers in flight will retry.
+///     let range = mirror.range();
+///     mirror.clear(range.start(), range.end());
 ///     Ok(Pass::DONE)
 /// }
 /// ```
@@ -814,6 +877,11 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         self.raw.get()
     }
 
+    /// Whether `seq` was begun on this notifier.
+    fn owns(&self, seq: ReadSeq) -> bool {
+        seq.owner == self.raw() as usize
+    }
+
     /// Begins a read-side critical section (`mmu_interval_read_begin()`): waits until the
     /// notifier is live in the interval tree and no invalidation it might have missed is in
     /// progress, then returns the sequence number to check with [`MirrorGuard::read_retry`].
@@ -828,20 +896,27 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         // SAFETY: By the type invariant `raw` is inserted, so its `mm` and the mm's
         // subscriptions are valid (the insertion holds an `mmgrab` reference). The caller is not
         // inside a callback.
-        ReadSeq(unsafe { bindings::mmu_interval_read_begin(self.raw()) })
+        let seq = unsafe { bindings::mmu_interval_read_begin(self.raw()) };
+        ReadSeq {
+            seq,
+            owner: self.raw() as usize,
+        }
     }
 
     /// Whether an invalidation has already collided with the read side begun at `seq`
     /// (`mmu_interval_check_retry()`): `true` is certain, `false` is only a hint. Needs no
     /// lock; use it to give up early in a long read side.
     pub(crate) fn check_retry(&self, seq: ReadSeq) -> bool {
+        if !self.owns(seq) {
+            return true;
+        }
         // SAFETY: `raw` is inserted (type invariant); the helper only reads `invalidate_seq`
         // with `READ_ONCE`.
-        unsafe { helpers::mmn_helper_mmu_interval_check_retry(self.raw().cast(), seq.0) }
+        unsafe { helpers::mmn_helper_mmu_interval_check_retry(self.raw().cast(), seq.seq) }
     }
 
-    /// Takes the notifier's lock, the one `invalidate` holds to call
-    /// [`InvalidateGuard::set_seq`]. Sleeps.
+    /// Takes the notifier's lock, the one `invalidate` holds while it records its sequence
+    /// number (see [`InvalidateGuard`]). Sleeps.
     pub(crate) fn lock(&self) -> MirrorGuard<'_, T> {
         MirrorGuard {
             notifier: self,
@@ -851,11 +926,14 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
 
     /// Faults in and looks up the pages of `[start, start + pfns.len() * PAGE_SIZE)` of the
     /// notifier's mm (`hmm_range_fault()` under the mm's mmap read lock), as of `seq`, writing
-    /// one pfn per page. The range must lie in the interval, and `mm` must be the notifier's
-    /// mm, with a user (`EINVAL` otherwise).
+    /// one pfn per page. `start` must be page-aligned, the range must lie in the interval,
+    /// `mm` must be the notifier's mm, with a user, and `seq` must come from this notifier
+    /// (`EINVAL` otherwise).
     ///
     /// `EBUSY` if an invalidation came in since `seq`: begin again. The pfns are only valid
-    /// once [`MirrorGuard::read_retry`] says so, under the notifier's lock. Sleeps.
+    /// once [`MirrorGuard::read_retry`] says so, under the notifier's lock. Sleeps, and may
+    /// fault pages in, which invalidates this very notifier: never call it with the
+    /// notifier's lock held (a [`MirrorGuard`] alive), which its `invalidate` takes.
     pub(crate) fn hmm_range_fault(
         &self,
         mm: &MmWithUser,
@@ -865,7 +943,12 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     ) -> Result {
         let bytes = pfns.len().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
         let end = start.checked_add(bytes).ok_or(EINVAL)?;
-        if pfns.is_empty() || start < self.start || end - 1 > self.start + (self.len - 1) {
+        if pfns.is_empty()
+            || start % PAGE_SIZE != 0
+            || start < self.start
+            || end - 1 > self.start + (self.len - 1)
+            || !self.owns(seq)
+        {
             return Err(EINVAL);
         }
         // SAFETY: `raw` is inserted (type invariant), so its `mm` field is valid.
@@ -880,7 +963,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         to_result(unsafe {
             helpers::mmn_helper_hmm_range_fault(
                 self.raw().cast(),
-                seq.0,
+                seq.seq,
                 start,
                 end,
                 pfns.as_mut_ptr(),
@@ -905,7 +988,11 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     }
 
     /// Runs `T::invalidate` on the view of the range its context allows.
-    fn invalidate_view(&self, range: &Range, cur_seq: c_ulong) -> Result<Pass, Refused> {
+    fn invalidate_view<'a>(
+        &'a self,
+        range: &'a Range,
+        cur_seq: c_ulong,
+    ) -> Result<Pass, Refused<'a>> {
         let inv = if range.blockable() {
             Invalidate::Blockable(BlockableInvalidate {
                 notifier: self,
@@ -957,7 +1044,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         let range = unsafe { Range::from_raw(range) };
         let pass = match this.invalidate_view(range, cur_seq) {
             Ok(pass) => pass,
-            Err(Refused(())) => return false,
+            Err(_refused) => return false,
         };
         if let PassKind::Done = pass.0 {
             return true;
@@ -968,7 +1055,9 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
             blockable: range.blockable(),
         };
         let slot = &this.finish;
-        if slot.busy.cmpxchg(false, true, Relaxed).is_err() {
+        // Acquire: pairs with the finish pass's release of the slot, so that its read of
+        // `record` (and the core's of the list links) happens before our writes below.
+        if slot.busy.cmpxchg(false, true, Acquire).is_err() {
             // The slot is on a finish list of a concurrent invalidation: run the second pass
             // now, in this same context, as the core allows ("implement the full notifier").
             this.data.invalidate_finish(&record);
@@ -992,16 +1081,17 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     ) {
         // SAFETY: `finish` is the `raw` field of the `FinishSlot` of a live notifier: the core
         // runs the finish pass before removal can complete, and `Opaque<X>` has the layout of
-        // `X`.
-        let slot = unsafe {
-            &*kernel::container_of!(Opaque::cast_from(finish).cast_mut(), FinishSlot, raw)
-        };
-        // SAFETY: The slot is the `finish` field of an `IntervalNotifier<T>`.
-        let this = unsafe { &*kernel::container_of!(core::ptr::from_ref(slot), Self, finish) };
+        // `X`. Only raw pointers so far: the notifier is derived from `finish` itself.
+        let slot =
+            unsafe { kernel::container_of!(Opaque::cast_from(finish).cast_mut(), FinishSlot, raw) };
+        // SAFETY: The slot is the `finish` field of a live `IntervalNotifier<T>` (see above).
+        let this = unsafe { &*kernel::container_of!(slot, Self, finish) };
+        let slot = &this.finish;
         // SAFETY: The first pass wrote `record` before handing the slot to the core, and holds
         // it (`busy`) until we clear it below.
         let record = unsafe { slot.record.get().read() };
-        slot.busy.store(false, Relaxed);
+        // Release: our read of `record` happens before the next first pass takes the slot.
+        slot.busy.store(false, Release);
         this.data.invalidate_finish(&record);
     }
 }
@@ -1011,7 +1101,10 @@ impl<T: IntervalNotifierOps> PinnedDrop for IntervalNotifier<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: By the type invariant `raw` is inserted. `mmu_interval_notifier_remove` waits
         // for the invalidation in progress (and its finish pass) and drops the `mmgrab`
-        // reference. We are not inside a callback: callbacks never drop a notifier.
+        // reference. It sleeps, in process context: a `Subscription`'s data, the only thing
+        // the core drops in atomic context, has no drop glue, so it cannot own a notifier.
+        // (Dropping one from its own mm's callback would wait for that very invalidation: a
+        // deadlock, not a memory error.)
         unsafe { bindings::mmu_interval_notifier_remove(self.raw.get()) };
     }
 }
@@ -1025,11 +1118,14 @@ pub(crate) struct MirrorGuard<'a, T: IntervalNotifierOps> {
 impl<T: IntervalNotifierOps> MirrorGuard<'_, T> {
     /// Ends a read-side critical section begun at `seq` (`mmu_interval_read_retry()`): `true`
     /// if an invalidation collided with it, and what was read must be read again. The lock
-    /// held is the one `invalidate` holds for [`InvalidateGuard::set_seq`].
+    /// held is the one every `invalidate` holds while it records its sequence number.
     pub(crate) fn read_retry(&self, seq: ReadSeq) -> bool {
+        if !self.notifier.owns(seq) {
+            return true;
+        }
         // SAFETY: The notifier is inserted (type invariant of `IntervalNotifier`), and we hold
-        // the lock that every `set_seq` is called under.
-        unsafe { helpers::mmn_helper_mmu_interval_read_retry(self.notifier.raw().cast(), seq.0) }
+        // the lock under which every `mmu_interval_set_seq()` is called ([`InvalidateGuard`]).
+        unsafe { helpers::mmn_helper_mmu_interval_read_retry(self.notifier.raw().cast(), seq.seq) }
     }
 }
 
@@ -1083,14 +1179,15 @@ impl<'a, T: IntervalNotifierOps> BlockableInvalidate<'a, T> {
         self.range
     }
 
-    /// Takes the notifier's lock (sleeps), for [`InvalidateGuard::set_seq`].
+    /// Takes the notifier's lock (sleeps) and records the invalidation's sequence number
+    /// ([`InvalidateGuard`]).
     pub(crate) fn lock(self) -> InvalidateGuard<'a, T> {
-        InvalidateGuard {
-            notifier: self.notifier,
-            range: self.range,
-            cur_seq: self.cur_seq,
-            guard: self.notifier.mirror.lock(),
-        }
+        InvalidateGuard::new(
+            self.notifier,
+            self.range,
+            self.cur_seq,
+            self.notifier.mirror.lock(),
+        )
     }
 }
 
@@ -1107,50 +1204,56 @@ impl<'a, T: IntervalNotifierOps> NonBlockingInvalidate<'a, T> {
         self.range
     }
 
-    /// Tries to take the notifier's lock without sleeping; gives the invalidation back if it
-    /// is contended (refuse it then).
+    /// Tries to take the notifier's lock without sleeping, and records the invalidation's
+    /// sequence number ([`InvalidateGuard`]); gives the invalidation back if the lock is
+    /// contended (refuse it then).
     pub(crate) fn try_lock(self) -> Result<InvalidateGuard<'a, T>, Self> {
         match self.notifier.mirror.try_lock() {
-            Some(guard) => Ok(InvalidateGuard {
-                notifier: self.notifier,
-                range: self.range,
-                cur_seq: self.cur_seq,
+            Some(guard) => Ok(InvalidateGuard::new(
+                self.notifier,
+                self.range,
+                self.cur_seq,
                 guard,
-            }),
+            )),
             None => Err(self),
         }
     }
 
     /// Refuses the invalidation: the core returns `-EAGAIN` without calling the hlist
     /// subscribers, and closes its interval-tree pass itself.
-    pub(crate) fn refuse(self) -> Refused {
-        Refused(())
+    pub(crate) fn refuse(self) -> Refused<'a> {
+        Refused::new()
     }
 }
 
-/// The notifier's lock held inside `invalidate`: the only place [`Self::set_seq`] exists.
+/// The notifier's lock held inside `invalidate`.
+///
+/// Taking it records the invalidation's sequence number (`mmu_interval_set_seq()`), under the
+/// lock, as `mmu_interval_read_retry()` requires: every read side in progress will then see
+/// [`MirrorGuard::read_retry`] return `true`. This is the only place the sequence is set, so
+/// it can neither be forgotten nor set outside `invalidate` or without the lock.
 pub(crate) struct InvalidateGuard<'a, T: IntervalNotifierOps> {
-    notifier: &'a IntervalNotifier<T>,
     range: &'a Range,
-    cur_seq: c_ulong,
     guard: MutexGuard<'a, T::Mirror>,
 }
 
 impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
+    /// Records `cur_seq` with the notifier's lock held (`guard`).
+    fn new(
+        notifier: &'a IntervalNotifier<T>,
+        range: &'a Range,
+        cur_seq: c_ulong,
+        guard: MutexGuard<'a, T::Mirror>,
+    ) -> Self {
+        // SAFETY: The notifier is inserted; we are inside its `invalidate` with its lock held
+        // (`guard`), and `cur_seq` is the one the core passed to this invalidation.
+        unsafe { helpers::mmn_helper_mmu_interval_set_seq(notifier.raw().cast(), cur_seq) };
+        Self { range, guard }
+    }
+
     /// The range being invalidated.
     pub(crate) fn range(&self) -> &'a Range {
         self.range
-    }
-
-    /// Records the invalidation's sequence number (`mmu_interval_set_seq()`): every read side
-    /// in progress will see [`MirrorGuard::read_retry`] return `true`. Call it in every
-    /// invalidation of a notifier whose readers use the protocol.
-    pub(crate) fn set_seq(&mut self) {
-        // SAFETY: The notifier is inserted; we are inside its `invalidate` with its lock held,
-        // and `cur_seq` is the one the core passed to this invalidation.
-        unsafe {
-            helpers::mmn_helper_mmu_interval_set_seq(self.notifier.raw().cast(), self.cur_seq)
-        };
     }
 
     /// Asks for the second pass (`invalidate_finish`) once every interval notifier's first

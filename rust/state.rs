@@ -131,6 +131,10 @@ impl State {
                 group::sync_gates(&self.shared, policy, old, groups)
             }
             Command::Mirror { id, pages } => {
+                // It faults pages into another process and shows their pfns: as for `attach`.
+                if !task::may_attach() {
+                    return Err(EPERM);
+                }
                 let (start, len) = pages_to_range(pages)?;
                 let (mirror, mm) = self.registry.lock().mirror(id)?;
                 // A dead target has nothing to mirror.

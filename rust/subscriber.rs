@@ -129,7 +129,7 @@ pub(crate) struct Paired {
 
 #[vtable]
 impl MmuNotifierOps for Paired {
-    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+    fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         self.counters.start(matches!(start, Start::Blockable(_)));
         Ok(())
     }
@@ -152,7 +152,7 @@ pub(crate) struct Eagain {
 impl MmuNotifierOps for Eagain {
     const MAY_REFUSE: bool = true;
 
-    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+    fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         match start {
             Start::NonBlocking(nb) => {
                 self.counters.refused();

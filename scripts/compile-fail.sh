@@ -31,6 +31,11 @@ for c in "${cases[@]}"; do
 	i=$((i + 1))
 	name=$(basename "$c" .rs)
 	want=$(sed -n 's|^// expect: ||p' "$c" | head -1)
+	if [[ -z "$want" ]]; then
+		echo "not ok $i compile-fail $name: no \"// expect: ...\" line (any error would do)"
+		rc=1
+		continue
+	fi
 	dir="$work/$name"
 	mkdir -p "$dir"
 	# The case, its shared part (pointing at the real abstraction) and the C helpers.

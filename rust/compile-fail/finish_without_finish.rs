@@ -9,7 +9,7 @@ struct Mirror;
 impl IntervalNotifierOps for Mirror {
     type Mirror = ();
 
-    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
         match inv {
             Invalidate::Blockable(b) => Ok(b.lock().finish_later()),
             Invalidate::NonBlocking(nb) => Err(nb.refuse()),

@@ -9,7 +9,7 @@ struct Bad;
 impl IntervalNotifierOps for Bad {
     type Mirror = ();
 
-    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
         match inv {
             Invalidate::Blockable(b) => Err(b.refuse()),
             Invalidate::NonBlocking(nb) => Err(nb.refuse()),

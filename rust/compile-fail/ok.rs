@@ -10,7 +10,7 @@ struct Refuser;
 impl MmuNotifierOps for Refuser {
     const MAY_REFUSE: bool = true;
 
-    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+    fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         match start {
             Start::NonBlocking(nb) => Err(nb.refuse()),
             Start::Blockable(_) => Ok(()),
@@ -22,7 +22,7 @@ struct Pairing;
 
 #[vtable]
 impl MmuNotifierOps for Pairing {
-    fn invalidate_range_start(&self, _start: Start<'_, Self>) -> Result<(), Refused> {
+    fn invalidate_range_start<'a>(&self, _start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         Ok(())
     }
 
@@ -35,7 +35,7 @@ struct Mirror;
 impl IntervalNotifierOps for Mirror {
     type Mirror = u64;
 
-    fn invalidate(&self, inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
         let mut guard = match inv {
             Invalidate::Blockable(b) => b.lock(),
             Invalidate::NonBlocking(nb) => match nb.try_lock() {
@@ -43,7 +43,6 @@ impl IntervalNotifierOps for Mirror {
                 Err(nb) => return Err(nb.refuse()),
             },
         };
-        guard.set_seq();
         *guard += 1;
         Ok(guard.finish_later())
     }

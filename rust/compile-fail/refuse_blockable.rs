@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// expect: no method named `refuse` found
+// expect: no method named `refuse` found for reference `&mmu_notifier::Range`
 //! A blockable start cannot be refused: its view has no way to.
 include!("common.rs");
 
@@ -9,7 +9,7 @@ struct Bad;
 impl MmuNotifierOps for Bad {
     const MAY_REFUSE: bool = true;
 
-    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+    fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         match start {
             Start::NonBlocking(nb) => Err(nb.refuse()),
             Start::Blockable(range) => Err(range.refuse()),

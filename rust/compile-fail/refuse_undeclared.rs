@@ -7,7 +7,7 @@ struct Bad;
 
 #[vtable]
 impl MmuNotifierOps for Bad {
-    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+    fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         match start {
             Start::NonBlocking(nb) => Err(nb.refuse()),
             Start::Blockable(_) => Ok(()),

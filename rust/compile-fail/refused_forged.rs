@@ -9,8 +9,8 @@ struct Bad;
 impl MmuNotifierOps for Bad {
     const MAY_REFUSE: bool = true;
 
-    fn invalidate_range_start(&self, _start: Start<'_, Self>) -> Result<(), Refused> {
-        Err(Refused(()))
+    fn invalidate_range_start<'a>(&self, _start: Start<'a, Self>) -> Result<(), Refused<'a>> {
+        Err(Refused(core::marker::PhantomData))
     }
 }
 

@@ -9,7 +9,7 @@ struct Bad;
 impl MmuNotifierOps for Bad {
     const MAY_REFUSE: bool = true;
 
-    fn invalidate_range_start(&self, start: Start<'_, Self>) -> Result<(), Refused> {
+    fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         match start {
             Start::NonBlocking(nb) => Err(nb.refuse()),
             Start::Blockable(_) => Ok(()),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 // expect: no method named `set_seq` found for struct `MirrorGuard
-//! set_seq exists only inside invalidate, with the notifier's lock held.
+//! The sequence is set only by taking the lock inside invalidate: the read side cannot set it.
 include!("common.rs");
 
 struct Mirror;
@@ -9,7 +9,7 @@ struct Mirror;
 impl IntervalNotifierOps for Mirror {
     type Mirror = ();
 
-    fn invalidate(&self, _inv: Invalidate<'_, Self>) -> Result<Pass, Refused> {
+    fn invalidate<'a>(&self, _inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
         Ok(Pass::DONE)
     }
 }
