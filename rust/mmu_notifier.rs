@@ -77,34 +77,47 @@ use kernel::{
     types::Opaque,
 };
 
-/// The out-of-line copies of the static inline functions of `<linux/mmu_notifier.h>` and the
-/// `hmm_range_fault()` wrapper (`rust/helpers/mmu_notifier.c`).
+/// The helpers of `rust/helpers/mmu_notifier.c` (the static inline functions of
+/// `<linux/mmu_notifier.h>` and a `hmm_range_fault()` wrapper), built into the module; in the
+/// kernel tree they are `bindings::` functions like every other helper.
 mod helpers {
-    use kernel::ffi::{
-        c_int,
-        c_ulong,
-        c_void, //
+    use kernel::{
+        bindings::mmu_interval_notifier,
+        ffi::{
+            c_int,
+            c_ulong, //
+        },
     };
 
-    // The notifiers are passed as `void *`: their C types are `struct mmu_interval_notifier`.
+    // As in the kernel crate's own bindings: `mm_struct`, behind the notifier, reaches structs
+    // that bindgen leaves empty.
+    #[allow(improper_ctypes)]
     extern "C" {
-        pub(super) fn mmn_helper_mmu_interval_set_seq(interval_sub: *mut c_void, cur_seq: c_ulong);
-        pub(super) fn mmn_helper_mmu_interval_read_retry(
-            interval_sub: *mut c_void,
+        #[link_name = "rust_helper_mmu_interval_set_seq"]
+        pub(super) fn mmu_interval_set_seq(
+            interval_sub: *mut mmu_interval_notifier,
+            cur_seq: c_ulong,
+        );
+        #[link_name = "rust_helper_mmu_interval_read_retry"]
+        pub(super) fn mmu_interval_read_retry(
+            interval_sub: *mut mmu_interval_notifier,
             seq: c_ulong,
         ) -> bool;
-        pub(super) fn mmn_helper_mmu_interval_check_retry(
-            interval_sub: *mut c_void,
+        #[link_name = "rust_helper_mmu_interval_check_retry"]
+        pub(super) fn mmu_interval_check_retry(
+            interval_sub: *mut mmu_interval_notifier,
             seq: c_ulong,
         ) -> bool;
-        pub(super) fn mmn_helper_hmm_range_fault(
-            interval_sub: *mut c_void,
+        #[link_name = "rust_helper_hmm_range_fault"]
+        pub(super) fn hmm_range_fault(
+            interval_sub: *mut mmu_interval_notifier,
             seq: c_ulong,
             start: c_ulong,
             end: c_ulong,
             pfns: *mut c_ulong,
         ) -> c_int;
-        pub(super) fn mmn_helper_hmm_pfn_to_pfn(hmm_pfn: c_ulong) -> c_ulong;
+        #[link_name = "rust_helper_hmm_pfn_to_pfn"]
+        pub(super) fn hmm_pfn_to_pfn(hmm_pfn: c_ulong) -> c_ulong;
     }
 }
 
@@ -471,20 +484,49 @@ impl<T: MmuNotifierOps> Registered<T> {
 ///
 /// # Examples
 ///
-/// ```ignore
-/// struct Counter(Atomic<u64>);
+/// Counting the invalidations of an address space:
+///
+/// ```
+/// use kernel::mm::mmu_notifier::{MmuNotifierOps, Range, Refused, Start, Subscription};
+/// use kernel::sync::atomic::{Atomic, Relaxed};
+///
+/// struct Counter {
+///     starts: Atomic<u64>,
+///     ends: Atomic<u64>,
+/// }
 ///
 /// #[vtable]
 /// impl MmuNotifierOps for Counter {
 ///     fn invalidate_range_start<'a>(&self, _start: Start<'a, Self>) -> Result<(), Refused<'a>> {
-///         self.0.add(1, Relaxed);
+///         self.starts.add(1, Relaxed);
 ///         Ok(())
+///     }
+///
+///     fn invalidate_range_end(&self, _range: &Range) {
+///         self.ends.add(1, Relaxed);
 ///     }
 /// }
 ///
-/// let sub = Subscription::new(&mm, Counter(Atomic::new(0)))?;
-/// // ... every invalidation of `mm` counts ...
-/// drop(sub); // Cheap: the core frees it after an SRCU grace period.
+/// # // The KUnit thread has no address space: give it one, with a page mapped in it.
+/// # // SAFETY: A KUnit test thread may attach an mm to itself.
+/// # kernel::error::to_result(unsafe { kernel::bindings::kunit_attach_mm() })?;
+/// # let mm = kernel::current!().mm().ok_or(EINVAL)?;
+/// # // SAFETY: Maps one anonymous page (PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS).
+/// # let addr = unsafe { kernel::bindings::vm_mmap(core::ptr::null_mut(), 0, 4096, 3, 0x22, 0) };
+/// let counter = Subscription::new(
+///     mm,
+///     Counter {
+///         starts: Atomic::new(0),
+///         ends: Atomic::new(0),
+///     },
+/// )?;
+/// # // SAFETY: Unmaps the page mapped above.
+/// # unsafe { kernel::bindings::vm_munmap(addr, 4096) };
+/// // The munmap invalidated the page's range: a start and its end.
+/// assert!(counter.data().starts.load(Relaxed) >= 1);
+/// assert_eq!(counter.data().starts.load(Relaxed), counter.data().ends.load(Relaxed));
+/// drop(counter); // Cheap: the core frees it after an SRCU grace period.
+/// # Ok::<(), Error>(())
 /// ```
 pub(crate) struct Subscription<T: MmuNotifierOps> {
     ptr: NonNull<Registered<T>>,
@@ -713,41 +755,61 @@ struct FinishSlot {
 ///
 /// # Examples
 ///
-/// The read side of a driver mirroring the pages of its range (`lib/test_hmm.c`'s
-/// `dmirror_range_fault()`, in Rust):
+/// A device's mirror of one page (`lib/test_hmm.c`'s dmirror, in Rust): the read side takes a
+/// snapshot with the sequence protocol, and every invalidation clears it under the same lock.
 ///
-/// ```ignore
+/// ```
+/// use kernel::mm::mmu_notifier::{IntervalNotifier, IntervalNotifierOps, Invalidate, Pass, Refused};
+/// use kernel::page::PAGE_SIZE;
+///
+/// /// The page's pfn as the device sees it, or 0.
+/// struct OnePage;
+///
+/// #[vtable]
+/// impl IntervalNotifierOps for OnePage {
+///     type Mirror = usize;
+///
+///     fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
+///         let mut pfn = match inv {
+///             Invalidate::Blockable(b) => b.lock(),
+///             Invalidate::NonBlocking(nb) => match nb.try_lock() {
+///                 Ok(guard) => guard,
+///                 // Cannot wait for the lock: refuse, the core returns -EAGAIN.
+///                 Err(nb) => return Err(nb.refuse()),
+///             },
+///         };
+///         // Taking the lock set the sequence: readers in flight will retry.
+///         *pfn = 0;
+///         Ok(Pass::DONE)
+///     }
+/// }
+///
+/// # // The KUnit thread has no address space: give it one, with a page mapped in it.
+/// # // SAFETY: A KUnit test thread may attach an mm to itself.
+/// # kernel::error::to_result(unsafe { kernel::bindings::kunit_attach_mm() })?;
+/// # let mm = kernel::current!().mm().ok_or(EINVAL)?;
+/// # // SAFETY: Maps one anonymous page (PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS).
+/// # let addr = unsafe { kernel::bindings::vm_mmap(core::ptr::null_mut(), 0, 4096, 3, 0x22, 0) };
+/// let notifier = KBox::pin_init(IntervalNotifier::new(mm, addr, PAGE_SIZE, OnePage, 0), GFP_KERNEL)?;
 /// loop {
 ///     let seq = notifier.read_begin();
-///     match notifier.hmm_range_fault(&mm, seq, start, &mut pfns) {
+///     let mut pfns = [0usize; 1];
+///     match notifier.hmm_range_fault(mm, seq, addr, &mut pfns) {
 ///         Err(e) if e == EBUSY => continue, // An invalidation came in between.
 ///         r => r?,
 ///     }
-///     let mut mirror = notifier.lock();
-///     if mirror.read_retry(seq) {
-///         continue; // Invalidated since `read_begin`: the pfns may be stale.
+///     let mut pfn = notifier.lock();
+///     if pfn.read_retry(seq) {
+///         continue; // Invalidated since `read_begin`: the pfn may be stale.
 ///     }
-///     mirror.pfns.copy_from_slice(&pfns); // Valid until the next `invalidate`.
+///     *pfn = pfns[0]; // Valid until the next invalidation.
 ///     break;
 /// }
-/// ```
-///
-/// and its invalidation:
-///
-/// ```ignore
-/// fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
-///     let mut mirror = match inv {
-///         Invalidate::Blockable(b) => b.lock(),
-///         Invalidate::NonBlocking(nb) => match nb.try_lock() {
-///             Ok(guard) => guard,
-///             Err(nb) => return Err(nb.refuse()), // Contended: cannot wait.
-///         },
-///     };
-///     // Taking the lock set the sequence: readers in flight will retry.
-///     let range = mirror.range();
-///     mirror.clear(range.start(), range.end());
-///     Ok(Pass::DONE)
-/// }
+/// assert_ne!(*notifier.lock(), 0);
+/// # // SAFETY: Unmaps the page mapped above.
+/// # unsafe { kernel::bindings::vm_munmap(addr, PAGE_SIZE) };
+/// assert_eq!(*notifier.lock(), 0); // The munmap cleared it.
+/// # Ok::<(), Error>(())
 /// ```
 #[pin_data(PinnedDrop)]
 pub(crate) struct IntervalNotifier<T: IntervalNotifierOps> {
@@ -912,7 +974,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         }
         // SAFETY: `raw` is inserted (type invariant); the helper only reads `invalidate_seq`
         // with `READ_ONCE`.
-        unsafe { helpers::mmn_helper_mmu_interval_check_retry(self.raw().cast(), seq.seq) }
+        unsafe { helpers::mmu_interval_check_retry(self.raw(), seq.seq) }
     }
 
     /// Takes the notifier's lock, the one `invalidate` holds while it records its sequence
@@ -961,17 +1023,11 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         // - the mmap read lock of its mm is held (`_locked`), and `mm` has a user;
         // - `pfns` has room for one pfn per page of `[start, end)`.
         to_result(unsafe {
-            helpers::mmn_helper_hmm_range_fault(
-                self.raw().cast(),
-                seq.seq,
-                start,
-                end,
-                pfns.as_mut_ptr(),
-            )
+            helpers::hmm_range_fault(self.raw(), seq.seq, start, end, pfns.as_mut_ptr())
         })?;
         for pfn in pfns.iter_mut() {
             // SAFETY: Pure arithmetic on the value.
-            *pfn = unsafe { helpers::mmn_helper_hmm_pfn_to_pfn(*pfn) };
+            *pfn = unsafe { helpers::hmm_pfn_to_pfn(*pfn) };
         }
         Ok(())
     }
@@ -1125,7 +1181,7 @@ impl<T: IntervalNotifierOps> MirrorGuard<'_, T> {
         }
         // SAFETY: The notifier is inserted (type invariant of `IntervalNotifier`), and we hold
         // the lock under which every `mmu_interval_set_seq()` is called ([`InvalidateGuard`]).
-        unsafe { helpers::mmn_helper_mmu_interval_read_retry(self.notifier.raw().cast(), seq.seq) }
+        unsafe { helpers::mmu_interval_read_retry(self.notifier.raw(), seq.seq) }
     }
 }
 
@@ -1247,7 +1303,7 @@ impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
     ) -> Self {
         // SAFETY: The notifier is inserted; we are inside its `invalidate` with its lock held
         // (`guard`), and `cur_seq` is the one the core passed to this invalidation.
-        unsafe { helpers::mmn_helper_mmu_interval_set_seq(notifier.raw().cast(), cur_seq) };
+        unsafe { helpers::mmu_interval_set_seq(notifier.raw(), cur_seq) };
         Self { range, guard }
     }
 

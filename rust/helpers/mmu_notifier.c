@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 /*
- * Helpers for the Rust mmu_notifier abstraction (rust/mmu_notifier.rs): the
- * interval notifier sequence protocol of <linux/mmu_notifier.h> is made of
- * static inline functions, and struct hmm_range is not in the kernel crate's
- * bindings, so Rust calls these out-of-line copies.
+ * Helpers for the Rust mmu_notifier abstraction: the interval notifier
+ * sequence protocol of <linux/mmu_notifier.h> is made of static inline
+ * functions, and hmm_range_fault() takes a struct hmm_range that Rust would
+ * have to build field by field, so Rust calls these.
  */
 
 #include <linux/hmm.h>
@@ -12,20 +12,23 @@
 
 #include "mmu_notifier.h"
 
-void mmn_helper_mmu_interval_set_seq(struct mmu_interval_notifier *interval_sub,
-				     unsigned long cur_seq)
+__rust_helper void
+rust_helper_mmu_interval_set_seq(struct mmu_interval_notifier *interval_sub,
+				 unsigned long cur_seq)
 {
 	mmu_interval_set_seq(interval_sub, cur_seq);
 }
 
-bool mmn_helper_mmu_interval_read_retry(struct mmu_interval_notifier *interval_sub,
-					unsigned long seq)
+__rust_helper bool
+rust_helper_mmu_interval_read_retry(struct mmu_interval_notifier *interval_sub,
+				    unsigned long seq)
 {
 	return mmu_interval_read_retry(interval_sub, seq);
 }
 
-bool mmn_helper_mmu_interval_check_retry(struct mmu_interval_notifier *interval_sub,
-					 unsigned long seq)
+__rust_helper bool
+rust_helper_mmu_interval_check_retry(struct mmu_interval_notifier *interval_sub,
+				     unsigned long seq)
 {
 	return mmu_interval_check_retry(interval_sub, seq);
 }
@@ -37,8 +40,10 @@ bool mmn_helper_mmu_interval_check_retry(struct mmu_interval_notifier *interval_
  * per page. Returns 0, -EBUSY when an invalidation came in between (call
  * mmu_interval_read_begin() again), or another -errno.
  */
-int mmn_helper_hmm_range_fault(struct mmu_interval_notifier *interval_sub, unsigned long seq,
-			       unsigned long start, unsigned long end, unsigned long *pfns)
+__rust_helper int
+rust_helper_hmm_range_fault(struct mmu_interval_notifier *interval_sub,
+			    unsigned long seq, unsigned long start,
+			    unsigned long end, unsigned long *pfns)
 {
 	struct hmm_range range = {
 		.notifier = interval_sub,
@@ -53,7 +58,7 @@ int mmn_helper_hmm_range_fault(struct mmu_interval_notifier *interval_sub, unsig
 }
 
 /* The pfn of an hmm pfn that has HMM_PFN_VALID, or 0 for one that has not. */
-unsigned long mmn_helper_hmm_pfn_to_pfn(unsigned long hmm_pfn)
+__rust_helper unsigned long rust_helper_hmm_pfn_to_pfn(unsigned long hmm_pfn)
 {
 	return (hmm_pfn & HMM_PFN_VALID) ? hmm_pfn & ~HMM_PFN_FLAGS : 0;
 }
