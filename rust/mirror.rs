@@ -6,8 +6,9 @@
 //! mirrors pages of it like a device would: `mirror <id> <addr> <pages>` takes a snapshot of
 //! their pfns with the interval sequence protocol (`read_begin`, `hmm_range_fault()`, the
 //! notifier's lock, `read_retry`, retry), and every invalidation of the range clears the pages
-//! it covers, under the same lock, which taking records its sequence. A snapshot therefore never shows a page
-//! that is not mapped there any more: what an invalidation did not clear is current.
+//! it covers, under the same lock, taking which records the invalidation's sequence. A snapshot
+//! therefore never shows a page that is not mapped there any more: what an invalidation did not
+//! clear is current.
 //!
 //! Its invalidation has two passes: the first, under the lock (taken only when the range is
 //! blockable; tried otherwise, and refused if contended, the balanced refusal of an interval

@@ -759,7 +759,9 @@ struct FinishSlot {
 /// snapshot with the sequence protocol, and every invalidation clears it under the same lock.
 ///
 /// ```
-/// use kernel::mm::mmu_notifier::{IntervalNotifier, IntervalNotifierOps, Invalidate, Pass, Refused};
+/// use kernel::mm::mmu_notifier::{
+///     IntervalNotifier, IntervalNotifierOps, Invalidate, Pass, Refused,
+/// };
 /// use kernel::page::PAGE_SIZE;
 ///
 /// /// The page's pfn as the device sees it, or 0.
@@ -790,7 +792,10 @@ struct FinishSlot {
 /// # let mm = kernel::current!().mm().ok_or(EINVAL)?;
 /// # // SAFETY: Maps one anonymous page (PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS).
 /// # let addr = unsafe { kernel::bindings::vm_mmap(core::ptr::null_mut(), 0, 4096, 3, 0x22, 0) };
-/// let notifier = KBox::pin_init(IntervalNotifier::new(mm, addr, PAGE_SIZE, OnePage, 0), GFP_KERNEL)?;
+/// let notifier = KBox::pin_init(
+///     IntervalNotifier::new(mm, addr, PAGE_SIZE, OnePage, 0),
+///     GFP_KERNEL,
+/// )?;
 /// loop {
 ///     let seq = notifier.read_begin();
 ///     let mut pfns = [0usize; 1];

@@ -11,25 +11,28 @@ source "$(dirname "$0")/config.sh"
 
 usage() {
 	cat <<USAGE
-usage: $0 [--fragment FILE]... [--name NAME] [--patches DIR]
+usage: $0 [--fragment FILE]... [--name NAME] [--patches DIR [--patch-fragment FILE]]
   Build (or reuse) the test kernel. Fragments default to the kselftest
   config; several may be given (merged in order). Prints the build dir.
   --patches DIR: apply DIR/*.patch to a copy of the source first. The build
   starts from a copy of the unpatched build of the same configuration (built
   first if missing), with the patched tree bind-mounted over the source path
   in a private mount namespace, so that only what the patches touch is
-  rebuilt.
+  rebuilt. --patch-fragment FILE: options that exist only once the patches
+  are applied, merged (and verified) before the patched build.
 USAGE
 }
 
 fragments=()
 name=test
 patches=""
+pfragment=""
 while (( $# )); do
 	case "$1" in
 	--fragment) fragments+=("$(realpath "$2")"); shift 2 ;;
 	--name) name="$2"; shift 2 ;;
 	--patches) patches="$(realpath "$2")"; shift 2 ;;
+	--patch-fragment) pfragment="$(realpath "$2")"; shift 2 ;;
 	--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -43,12 +46,42 @@ hash=$( { echo "$kver"; /usr/bin/rustc --version; clang-19 --version | head -1;
 out="$MMN_CACHE/build/${name}-${kver}-${hash}"
 kmake=(make -C "$KSRC" O="$out" ARCH=x86_64 "${KMAKE_FLAGS[@]}")
 
+# verify_config CONFIG FRAGMENT...: every requested option must really be set
+# (Kconfig silently drops options whose dependencies are not met).
+verify_config() {
+	local config="$1" line opt val got
+	shift
+	local -A want=()
+	local order=() dropped=()
+	while IFS= read -r line; do
+		[[ "$line" =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]] || continue
+		# A later fragment overrides an earlier one, as in merge_config.sh.
+		[[ -v "want[${BASH_REMATCH[1]}]" ]] || order+=("${BASH_REMATCH[1]}")
+		want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+	done < <(cat "$@")
+	for opt in "${order[@]}"; do
+		val=${want[$opt]}
+		if [[ "$val" == n ]]; then
+			grep -q "^${opt}=" "$config" || continue
+		elif grep -qx "${opt}=${val}" "$config"; then
+			continue
+		fi
+		got=$(grep -E "^${opt}=|^# ${opt} is not set" "$config" || echo "absent")
+		dropped+=("${opt}=${val} (got: ${got})")
+	done
+	if (( ${#dropped[@]} )); then
+		printf '[mmn] kernel: Kconfig dropped %s\n' "${dropped[@]}" >&2
+		die "kernel config incomplete (see above)"
+	fi
+	log "kernel: config verified ($(grep -c '=' "$config") options set)"
+}
+
 if [[ -n "$patches" ]]; then
 	# The unpatched build of the same configuration, the starting point.
 	fragargs=()
 	for f in "${fragments[@]}"; do fragargs+=(--fragment "$f"); done
 	base=$("$0" "${fragargs[@]}" --name "$name")
-	phash=$(cat "$patches"/*.patch | sha256sum | cut -c1-12)
+	phash=$(cat "$patches"/*.patch ${pfragment:+"$pfragment"} | sha256sum | cut -c1-12)
 	out="$MMN_CACHE/build/${name}-${kver}-${hash}-patched-${phash}"
 	if [[ -f "$out/.mmn-built" ]]; then
 		log "kernel: reusing $out"
@@ -78,9 +111,17 @@ if [[ -n "$patches" ]]; then
 	# mounted over $KSRC and the new build directory over the unpatched
 	# one: every path in every recorded command is the same as in the
 	# unpatched build, so make rebuilds only what the patches changed.
-	if ! unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
-		shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$out" "$base" \
-		"${kmake[@]/#O=*/O=$base}" -j"$(nproc)" bzImage modules \
+	inview() {
+		unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
+			shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$out" "$base" "$@"
+	}
+	if [[ -n "$pfragment" ]]; then
+		inview bash -c 'cd "$1" && "$2/scripts/kconfig/merge_config.sh" -m -O "$1" \
+			"$1/.config" "$3" >/dev/null' _ "$base" "$KSRC" "$pfragment"
+		inview "${kmake[@]/#O=*/O=$base}" -s olddefconfig >/dev/null
+		verify_config "$out/.config" "${fragments[@]}" "$pfragment"
+	fi
+	if ! inview "${kmake[@]/#O=*/O=$base}" -j"$(nproc)" bzImage modules \
 		>"$out/build.log" 2>&1; then
 		tail -40 "$out/build.log" >&2
 		die "patched kernel build failed (log: $out/build.log)"
@@ -106,32 +147,7 @@ mkdir -p "$out"
 	"$out/.config" "${fragments[@]}" >/dev/null)
 "${kmake[@]}" -s olddefconfig >/dev/null
 
-# Every requested option must really be set: Kconfig silently drops options
-# whose dependencies are not met.
-declare -A want=()
-order=()
-while IFS= read -r line; do
-	[[ "$line" =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]] || continue
-	# A later fragment overrides an earlier one, as in merge_config.sh.
-	[[ -v "want[${BASH_REMATCH[1]}]" ]] || order+=("${BASH_REMATCH[1]}")
-	want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-done < <(cat "${fragments[@]}")
-dropped=()
-for opt in "${order[@]}"; do
-	val=${want[$opt]}
-	if [[ "$val" == n ]]; then
-		grep -q "^${opt}=" "$out/.config" || continue
-	elif grep -qx "${opt}=${val}" "$out/.config"; then
-		continue
-	fi
-	got=$(grep -E "^${opt}=|^# ${opt} is not set" "$out/.config" || echo "absent")
-	dropped+=("${opt}=${val} (got: ${got})")
-done
-if (( ${#dropped[@]} )); then
-	printf '[mmn] kernel: Kconfig dropped %s\n' "${dropped[@]}" >&2
-	die "kernel config incomplete (see above)"
-fi
-log "kernel: config verified ($(grep -c '=' "$out/.config") options set)"
+verify_config "$out/.config" "${fragments[@]}"
 
 # Build with a heartbeat: one progress line every 30 s.
 jobs=$(nproc)

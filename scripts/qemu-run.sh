@@ -14,7 +14,7 @@ source "$(dirname "$0")/config.sh"
 
 usage() {
 	cat <<USAGE
-usage: $0 --kernel BZIMAGE --initrd CPIO --mode check|run|bench|probe
+usage: $0 --kernel BZIMAGE --initrd CPIO --mode check|run|bench|probe|core|kunit
           --log FILE --results FILE [--timeout SECS] [--append ARGS]
           [--accel tcg|kvm|auto] [--mem MIB] [--quiet]
 USAGE
