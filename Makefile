@@ -24,7 +24,7 @@ TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 # The kernel source scripts/config.sh selects (KVER=7.2 for another version).
 KSRC = $(shell bash -c 'source scripts/config.sh && echo "$$KSRC"')
 
-.PHONY: all modules module run check check-debug check-core boot-soak mutants bench kernel setup clippy \
+.PHONY: all modules module run check check-debug check-core boot-soak mutants patches bench kernel setup clippy \
 	fmt fmt-check \
 	rust-analyzer host-test fuzz clean help
 
@@ -40,6 +40,8 @@ help:
 	@echo '                    kernel (known core bug), to pass with patches/ applied'
 	@echo '  make mutants      apply each bug of scripts/mutants.list, run the suite:'
 	@echo '                    killed N of M (long; not part of make check)'
+	@echo '  make patches      the upstream series from the sources, checkpatch, in-tree build,'
+	@echo '                    KUnit doctests, sample boot (long; not part of make check)'
 	@echo '  make bench        benchmark in one boot: ratios, CSV, plot (bench/)'
 	@echo '  make boot-soak    boot every project kernel 20 times, count boot-time splats'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
@@ -108,6 +110,9 @@ boot-soak:
 
 mutants:
 	@scripts/mutants.sh
+
+patches:
+	@scripts/patches.sh
 
 bench:
 	@scripts/bench.sh
