@@ -253,12 +253,17 @@ fn detach_all_needs_nothing_else() {
 
 #[test]
 fn names_round_trip() {
-    for kind in [Kind::Paired, Kind::Eagain] {
+    for kind in [Kind::Paired, Kind::Eagain, Kind::Mirror] {
         let cmd = format!("attach 5 2 {}", kind.name());
         assert_eq!(ok(&cmd), attach(5, 2, kind));
     }
     for policy in [Policy::Stopgap, Policy::Off, Policy::Raw] {
         let cmd = format!("policy {}", policy.name());
         assert_eq!(ok(&cmd), Command::SetPolicy(policy));
+    }
+    // The stats file shows `teardown: <name>`, the command takes the same word.
+    for teardown in [Teardown::Deferred, Teardown::Sync] {
+        let cmd = format!("teardown {}", teardown.name());
+        assert_eq!(ok(&cmd), Command::SetTeardown(teardown));
     }
 }
