@@ -34,11 +34,22 @@ module! {
     description: "MMU notifier subscribers and the non-blocking invalidation stop gap",
     license: "GPL",
     params: {
-        selftest: bool {
-            default: false,
-            description: "Run the in-kernel unit tests at load, results in the kernel log",
+        selftest: u8 {
+            default: 0,
+            description: "1: run the in-kernel unit tests at load, results in the kernel log",
         },
     },
+}
+
+/// Whether the module was loaded with `selftest=1`.
+///
+/// Written for every supported kernel: `ModuleParamAccess::value()` returns the value from 7.3
+/// on ("rust: module_param: return value by copy from `value`"), a reference before, and
+/// `Borrow` reads both. A `u8`, not a `bool`: `bool` parameters are 7.3's too ("rust:
+/// module_param: support bool parameters").
+fn selftest_requested() -> bool {
+    let value = module_parameters::selftest.value();
+    *core::borrow::Borrow::<u8>::borrow(&value) != 0
 }
 
 /// The loaded module: the state and the debugfs directory that exposes it.
@@ -50,7 +61,7 @@ struct MmnStopgap {
 
 impl kernel::Module for MmnStopgap {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        if module_parameters::selftest.value() {
+        if selftest_requested() {
             selftest::run();
         }
         let state = Arc::pin_init(State::new()?, GFP_KERNEL)?;
