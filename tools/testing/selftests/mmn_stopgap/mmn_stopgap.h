@@ -97,8 +97,14 @@ static inline int mmn_write_raw(const void *buf, size_t len)
  */
 #define MMN_WATCHDOG_SECS	20
 #define MMN_WEDGED		(-100000)
-/* The buffer of a watched read: room for the subscribers file at 1024 subscribers. */
+/*
+ * The buffer of a watched read: room for the subscribers file at 1024
+ * subscribers (about 86 KiB) and more. A file that does not fit is an error
+ * (-EOVERFLOW), never a silent truncation.
+ */
 #define MMN_MAX_STEP_READ	(256 * 1024)
+/* The longest watched control write: the over-long command cases write 64 KiB. */
+#define MMN_MAX_STEP_WRITE	(64 * 1024)
 
 /* Steps found wedged by this process (a fixture teardown skips what would block again). */
 static int mmn_wedged_steps;
@@ -207,18 +213,34 @@ static inline int mmn_watchdog(int secs, const char *what, int (*fn)(void *), vo
 }
 
 
-/* Reads a whole file into buf (NUL-terminated). Returns length or -errno. */
+/*
+ * Reads a whole file into buf (NUL-terminated). Returns the length, -errno,
+ * or -EOVERFLOW if the file does not fit in size - 1 bytes: a comparison or a
+ * parse of a truncated file would pass for the whole file's.
+ */
 static inline ssize_t mmn_read_raw(const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
 	ssize_t n = 0;
+	char extra;
 	int fd;
 
+	if (!size)
+		return -EINVAL;
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;
 	while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
 		len += n;
+	/* The buffer is full: one more byte tells a file that fits from a longer one. */
+	if (n >= 0 && len + 1 >= size) {
+		n = read(fd, &extra, 1);
+		if (n > 0) {
+			buf[0] = '\0';
+			close(fd);
+			return -EOVERFLOW;
+		}
+	}
 	if (n < 0) {
 		n = -errno;
 		close(fd);
@@ -248,7 +270,7 @@ struct mmn_worker {
 	pid_t tid;
 	bool read;
 	size_t len, size;
-	char arg[2048];
+	char arg[MMN_MAX_STEP_WRITE + 1];
 	char buf[MMN_MAX_STEP_READ];
 };
 
@@ -295,10 +317,11 @@ static void *mmn_worker_main(void *p)
 }
 
 /*
- * Runs one step (a control write of arg, or with out a read of the file
- * named by arg into out, NUL-terminated) in the calling thread's worker, at
- * most secs seconds. Returns the step's result (for a read, the length),
- * -errno, or MMN_WEDGED.
+ * Runs one step (a control write of arg, at most MMN_MAX_STEP_WRITE bytes, or
+ * with out a read of the file named by arg into out, NUL-terminated) in the
+ * calling thread's worker, at most secs seconds. Returns the step's result
+ * (for a read, the length), -errno, -EOVERFLOW for a file that does not fit
+ * in outsize - 1 bytes (out is then left empty), or MMN_WEDGED.
  */
 static inline int mmn_step(int secs, const char *what, const void *arg, size_t len, char *out,
 			   size_t outsize)
@@ -309,8 +332,10 @@ static inline int mmn_step(int secs, const char *what, const void *arg, size_t l
 	pthread_t t;
 	int err, res;
 
-	if (len >= sizeof(w->arg) || (out && outsize > MMN_MAX_STEP_READ))
+	if (len > MMN_MAX_STEP_WRITE || (out && (!outsize || outsize > MMN_MAX_STEP_READ)))
 		return -E2BIG;
+	if (out)
+		out[0] = '\0';
 	if (!w) {
 		w = calloc(1, sizeof(*w));
 		if (!w)
@@ -353,10 +378,12 @@ static inline int mmn_step(int secs, const char *what, const void *arg, size_t l
 	}
 	res = w->res;
 	if (out && res >= 0) {
-		if ((size_t)res > outsize - 1)
-			res = (int)outsize - 1;
-		memcpy(out, w->buf, res);
-		out[res] = '\0';
+		if ((size_t)res > outsize - 1) {
+			res = -EOVERFLOW;
+		} else {
+			memcpy(out, w->buf, res);
+			out[res] = '\0';
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 	return res;
@@ -933,7 +960,7 @@ static inline bool mmn_thread_state_is(pid_t pid, pid_t tid, char want)
 static inline bool mmn_wait_for_zombie(pid_t pid, int timeout_ms)
 {
 	double end = mmn_now() + timeout_ms / 1000.0;
-	char path[64], buf[512], *p;
+	char path[64], buf[1024], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	while (mmn_now() < end) {
@@ -1082,6 +1109,31 @@ static inline int mmn_write_str(const char *path, const char *str)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+static inline int mmn_clear_refs_step(void *arg)
+{
+	return mmn_write_str((const char *)arg, "4");
+}
+
+/*
+ * One blockable invalidation of the victim's mm, on command and from outside
+ * it: clearing its soft-dirty bits ("4" into /proc/<pid>/clear_refs,
+ * CONFIG_PROC_PAGE_MONITOR) runs one invalidate_range_start/end over the
+ * whole address space whatever it maps, so each subscriber on that mm counts
+ * a start and an end and its gate a call, while the victim itself does
+ * nothing. It takes the victim's mmap lock for writing, so it runs under the
+ * watchdog, whose fork is an invalidation of the caller's own mm (like
+ * mmn_ctl_fork(): not for tests that attach to themselves). Returns 0,
+ * -errno, or MMN_WEDGED.
+ */
+static inline int mmn_victim_invalidate(struct mmn_victim *v)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", v->pid);
+	return mmn_watchdog(MMN_WATCHDOG_SECS, "soft-dirty clear of a victim's mm",
+			    mmn_clear_refs_step, path);
 }
 
 /* ---- Memory cgroups (v2) --------------------------------------------------- */

@@ -14,11 +14,20 @@
  *   MADV_FREE; soft-dirty clearing (/proc/self/clear_refs);
  *   exec() of the target: release of its old mm.
  *
+ * THP is "madvise" on the test kernel (CONFIG_TRANSPARENT_HUGEPAGE_MADVISE):
+ * only the THP cases' regions (MADV_HUGEPAGE) get huge pages, and whether a
+ * region is PMD-mapped is read from its own VMAs' AnonHugePages in
+ * /proc/self/smaps, not from the whole process's.
+ *
+ * The cases that change global knobs (nr_hugepages, ksmd's pace) save them
+ * first and the teardown puts them back.
+ *
  * The non-blocking paths (process_mrelease, the OOM reaper, with test_hmm
  * next to us) are in peer_test.c.
  */
 #include "mmn_stopgap.h"
 #include <linux/userfaultfd.h>
+#include <sys/prctl.h>
 #include "kselftest_harness.h"
 
 #ifndef MPOL_MF_MOVE
@@ -42,10 +51,17 @@ struct uffdio_move {
 #endif
 
 #define HPAGE	(2UL << 20)
+/* Global knobs a case may change, each put back by the teardown. */
+#define KNOBS	4
 
 FIXTURE(mm)
 {
 	struct mmn_snapshot before;
+	/* exec_releases_old_mm's target, killed by the teardown. */
+	pid_t target;
+	int knobs;
+	char knob_path[KNOBS][64];
+	char knob_value[KNOBS][32];
 };
 
 FIXTURE_VARIANT(mm)
@@ -60,12 +76,41 @@ FIXTURE_VARIANT_ADD(mm, eight) { 8 };
 FIXTURE_SETUP(mm)
 {
 	MMN_REQUIRE_MODULE();
+	self->target = 0;
+	self->knobs = 0;
 	ASSERT_EQ(0, mmn_clean_state());
 }
 
 FIXTURE_TEARDOWN(mm)
 {
+	if (self->target > 0) {
+		kill(self->target, SIGKILL);
+		waitpid(self->target, NULL, 0);
+	}
 	mmn_ctl("detach all");
+	/* Last changed, first restored: a knob written twice ends at its first value. */
+	while (self->knobs > 0) {
+		self->knobs--;
+		if (mmn_write_str(self->knob_path[self->knobs], self->knob_value[self->knobs]))
+			fprintf(stderr, "# could not restore %s to %s\n",
+				self->knob_path[self->knobs], self->knob_value[self->knobs]);
+	}
+}
+
+/* Sets a global knob (sysctl, sysfs), saving its value for the teardown. */
+static int set_knob(FIXTURE_DATA(mm) *self, const char *path, const char *value)
+{
+	char old[32];
+
+	if (self->knobs == KNOBS)
+		return -ENOSPC;
+	if (mmn_read_file(path, old, sizeof(old)) <= 0)
+		return -EIO;
+	old[strcspn(old, "\n")] = '\0';
+	snprintf(self->knob_path[self->knobs], sizeof(self->knob_path[0]), "%s", path);
+	snprintf(self->knob_value[self->knobs], sizeof(self->knob_value[0]), "%s", old);
+	self->knobs++;
+	return mmn_write_str(path, value);
 }
 
 /* Attaches the variant's subscribers to pid and snapshots them. */
@@ -94,76 +139,123 @@ static char *aligned(size_t len)
 	return q;
 }
 
-/* kB of AnonHugePages (PMD-mapped THP) in this process. */
-static long anon_huge_kb(void)
+/*
+ * kB of AnonHugePages (PMD-mapped THP) in the VMAs of pid (0: ours) that
+ * overlap [addr, addr + len), from its smaps: the mapping's own count, not
+ * the process's (smaps_rollup would count any other THP of the process).
+ * -1 if smaps cannot be read. Reading it invalidates nothing.
+ */
+static long huge_kb(pid_t pid, const void *addr, size_t len)
 {
-	char buf[8192], *p;
+	static char buf[512 * 1024];
+	unsigned long start = (uintptr_t)addr, end = start + len, vs, ve;
+	char path[64], *line, *save;
+	long kb, total = 0;
+	bool in = false;
 
-	if (mmn_read_file("/proc/self/smaps_rollup", buf, sizeof(buf)) < 0)
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/smaps");
+	if (mmn_read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
-	p = strstr(buf, "AnonHugePages:");
-	return p ? strtol(p + 14, NULL, 10) : -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* A VMA's header line: "start-end perms ...". */
+		if (sscanf(line, "%lx-%lx ", &vs, &ve) == 2)
+			in = vs < end && ve > start;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			total += kb;
+	}
+	return total;
 }
 
-/* A PMD-mapped transparent huge page at the start of a 4 MiB region, or NULL. */
-static char *thp(void)
+/*
+ * A 4 MiB region of two PMD-mapped transparent huge pages (MADV_HUGEPAGE:
+ * THP is "madvise" on the test kernel), or NULL; both are checked in the
+ * region's own smaps.
+ */
+static char *thp(long *kb)
 {
 	char *p = aligned(2 * HPAGE);
 
+	*kb = -1;
 	if (p == MAP_FAILED || madvise(p, 2 * HPAGE, MADV_HUGEPAGE))
 		return NULL;
 	memset(p, 0x5a, 2 * HPAGE);
-	return anon_huge_kb() >= 2048 ? p : NULL;
+	*kb = huge_kb(0, p, 2 * HPAGE);
+	return *kb == 4096 ? p : NULL;
 }
+
+#define NO_THP_LOG(kb) TH_LOG("no two PMD-mapped THPs: AnonHugePages of the region %ld kB", kb)
 
 TEST_F(mm, thp_pmd_munmap)
 {
-	char *p = thp();
+	long kb;
+	char *p = thp(&kb);
 
-	ASSERT_NE(NULL, p) TH_LOG("no PMD-mapped THP (AnonHugePages %ld kB)", anon_huge_kb());
+	ASSERT_NE(NULL, p) NO_THP_LOG(kb);
 	attach(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, munmap(p, 2 * HPAGE));
 	CHECK_EACH();
 }
 
+/*
+ * A partial change of the first huge page splits its PMD (split_huge_pmd()
+ * at the new VMA boundaries, then PTE paths); the second one, whole in its
+ * VMA, stays PMD-mapped. The region's AnonHugePages drops from 4096 to 2048
+ * kB: the first PMD is gone. Likewise for a partial munmap, below.
+ */
 TEST_F(mm, thp_split_by_partial_mprotect)
 {
-	char *p = thp();
+	long kb;
+	char *p = thp(&kb);
 
-	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, p) NO_THP_LOG(kb);
 	attach(_metadata, self, variant->subscribers, getpid());
 	/* 4 KiB in the middle of the PMD: split_huge_pmd(), then the change. */
 	ASSERT_EQ(0, mprotect(p + HPAGE / 2, 4096, PROT_READ));
 	CHECK_EACH();
+	EXPECT_EQ(2048, huge_kb(0, p, 2 * HPAGE));
+	/* The VMA left below the change holds a piece of the first one, PTE-mapped. */
+	EXPECT_EQ(0, huge_kb(0, p, HPAGE / 2));
 	EXPECT_EQ(0x5a, p[HPAGE / 2]);
 	munmap(p, 2 * HPAGE);
 }
 
 TEST_F(mm, thp_split_by_partial_munmap)
 {
-	char *p = thp();
+	long kb;
+	char *p = thp(&kb);
 
-	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, p) NO_THP_LOG(kb);
 	attach(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, munmap(p + HPAGE / 2, 4096));
 	CHECK_EACH();
+	EXPECT_EQ(2048, huge_kb(0, p, 2 * HPAGE));
+	/* The VMA left below the change holds a piece of the first one, PTE-mapped. */
+	EXPECT_EQ(0, huge_kb(0, p, HPAGE / 2));
 	EXPECT_EQ(0x5a, p[HPAGE / 2 + 4096]);
 	munmap(p, 2 * HPAGE);
 }
 
+/*
+ * MADV_COLLAPSE ignores the THP sysfs mode and needs no MADV_HUGEPAGE
+ * (thp_vma_allowable_orders() with TVA_FORCED_COLLAPSE), so the region gets
+ * none: under "madvise" it faults small pages, and khugepaged never scans it,
+ * so the collapse is ours alone, made while the subscribers watch.
+ */
 TEST_F(mm, madv_collapse)
 {
 	char *p = aligned(HPAGE);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, madvise(p, HPAGE, MADV_NOHUGEPAGE));
 	memset(p, 0x5a, HPAGE);
-	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	ASSERT_EQ(0, huge_kb(0, p, HPAGE)) TH_LOG("small pages expected (THP \"madvise\")");
 	attach(_metadata, self, variant->subscribers, getpid());
 	/* Synchronous collapse of 512 small pages into one huge page. */
 	ASSERT_EQ(0, madvise(p, HPAGE, MADV_COLLAPSE)) TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
-	EXPECT_GE(anon_huge_kb(), 2048);
 	CHECK_EACH();
+	EXPECT_EQ(2048, huge_kb(0, p, HPAGE));
 	EXPECT_EQ(0x5a, p[HPAGE - 1]);
 	munmap(p, HPAGE);
 }
@@ -172,7 +264,7 @@ TEST_F(mm, hugetlb_munmap)
 {
 	char *p;
 
-	ASSERT_EQ(0, mmn_write_str("/proc/sys/vm/nr_hugepages", "4"));
+	ASSERT_EQ(0, set_knob(self, "/proc/sys/vm/nr_hugepages", "4"));
 	p = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
 		 -1, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("no hugetlb page: %s", strerror(errno));
@@ -276,9 +368,9 @@ TEST_F_TIMEOUT(mm, ksm_merge, 90)
 	memset(p, 0x5a, len);
 	attach(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, madvise(p, len, MADV_MERGEABLE));
-	ASSERT_EQ(0, mmn_write_str("/sys/kernel/mm/ksm/sleep_millisecs", "0"));
-	ASSERT_EQ(0, mmn_write_str("/sys/kernel/mm/ksm/pages_to_scan", "1000"));
-	ASSERT_EQ(0, mmn_write_str("/sys/kernel/mm/ksm/run", "1"));
+	ASSERT_EQ(0, set_knob(self, "/sys/kernel/mm/ksm/sleep_millisecs", "0"));
+	ASSERT_EQ(0, set_knob(self, "/sys/kernel/mm/ksm/pages_to_scan", "1000"));
+	ASSERT_EQ(0, set_knob(self, "/sys/kernel/mm/ksm/run", "1"));
 	end = mmn_now() + 60;
 	while (mmn_now() < end && ksm_counter("pages_sharing") < 32)
 		mmn_sleep_ms(100);
@@ -358,33 +450,92 @@ TEST_F(mm, clear_refs_soft_dirty)
 	munmap(p, len);
 }
 
+/* The environment variable that makes this binary the exec target. */
+#define EXEC_TARGET_ENV	"MMN_MMPATHS_EXEC_FD"
+
+/*
+ * The program exec_releases_old_mm's target execs: this binary again, with
+ * EXEC_TARGET_ENV naming a pipe. Only the new image has that variable (the
+ * target passes it in exec's own environment, never in its old one): it
+ * writes its pid on the pipe, proof that the exec happened in that same
+ * process, and sleeps until it is killed. The harness never runs in it.
+ */
+static void __attribute__((constructor)) exec_target(void)
+{
+	const char *fd = getenv(EXEC_TARGET_ENV);
+	pid_t self;
+
+	if (!fd)
+		return;
+	self = getpid();
+	if (write(atoi(fd), &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* Reads /proc/<pid>/comm (without its newline) into buf. */
+static void comm_of(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (mmn_read_file(path, buf, size) <= 0)
+		snprintf(buf, size, "?");
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 /* exec() of the target: its old mm goes (release), the new one is fresh. */
 TEST_F(mm, exec_releases_old_mm)
 {
+	struct pollfd pfd = { .events = POLLIN };
 	struct mmn_sub subs[16];
 	struct mmn_stats s;
-	int go[2], i, n;
-	pid_t pid;
+	int go[2], said[2], i, n;
+	char comm[32];
+	pid_t pid, who;
 	char c;
 
 	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(said));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
+		char env[64], *envp[] = { env, NULL };
 		char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       -1, 0);
 
+		if (p == MAP_FAILED)
+			_exit(1);
 		memset(p, 0x5a, 1 << 20);
+		/* Kept across the exec: the target dies with the test whatever happens. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+			_exit(1);
 		close(go[1]);
+		close(said[0]);
+		snprintf(env, sizeof(env), EXEC_TARGET_ENV "=%d", said[1]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(1);
-		execl("/bin/sleep", "sleep", "60", NULL);
+		execle("/proc/self/exe", "mmpaths_exec_target", (char *)NULL, envp);
 		_exit(2);
 	}
+	self->target = pid;
 	close(go[0]);
+	close(said[1]);
 	attach(_metadata, self, variant->subscribers, pid);
+	comm_of(pid, comm, sizeof(comm));
+	EXPECT_STRNE("exe", comm);
 	ASSERT_EQ(1, write(go[1], "g", 1));
-	/* After exec the pid has another mm: wait until the old one was released. */
+	/* The new image answers with its pid (EOF if the exec failed). */
+	pfd.fd = said[0];
+	ASSERT_EQ(1, poll(&pfd, 1, 10000)) TH_LOG("no word from the exec'd image in 10 s");
+	ASSERT_EQ((ssize_t)sizeof(who), read(said[0], &who, sizeof(who)))
+		TH_LOG("the exec failed");
+	EXPECT_EQ(pid, who);
+	/* And the kernel says so too: the comm is the new file's name. */
+	comm_of(pid, comm, sizeof(comm));
+	EXPECT_STREQ("exe", comm);
+	/* The old mm was released by the exec (exec_mmap()'s mmput()): wait for release. */
 	for (i = 0; i < 500; i++) {
 		n = mmn_subs(subs, 16);
 		if (n > 0 && !strcmp(subs[n - 1].state, "dead"))
@@ -402,8 +553,11 @@ TEST_F(mm, exec_releases_old_mm)
 	ASSERT_EQ(0, mmn_ctl("attach %d 1", pid));
 	ASSERT_EQ(0, mmn_stats(&s));
 	EXPECT_EQ(2, s.groups);
+	close(go[1]);
+	close(said[0]);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	self->target = 0;
 }
 
 TEST_HARNESS_MAIN
