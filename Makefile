@@ -24,7 +24,7 @@ TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 # The kernel source scripts/config.sh selects (KVER=7.2 for another version).
 KSRC = $(shell bash -c 'source scripts/config.sh && echo "$$KSRC"')
 
-.PHONY: all modules module run check check-debug check-core boot-soak mutants patches bench kernel setup clippy \
+.PHONY: all modules module run check check-debug check-core boot-soak mutants patches api-check bench kernel setup clippy \
 	fmt fmt-check \
 	rust-analyzer host-test fuzz clean help
 
@@ -42,6 +42,8 @@ help:
 	@echo '                    killed N of M (long; not part of make check)'
 	@echo '  make patches      the upstream series from the sources, checkpatch, in-tree build,'
 	@echo '                    KUnit doctests, sample boot (long; not part of make check)'
+	@echo '  make api-check    which kernel crate items the module uses are missing in KVER'
+	@echo '                    (e.g. make api-check KVER=6.12; a static check, no build)'
 	@echo '  make bench        benchmark in one boot: ratios, CSV, plot (bench/)'
 	@echo '  make boot-soak    boot every project kernel 20 times, count boot-time splats'
 	@echo '  make              build mmn_stopgap.ko (KDIR=... for your own kernel build)'
@@ -113,6 +115,11 @@ mutants:
 
 patches:
 	@scripts/patches.sh
+
+api-check:
+	@scripts/setup.sh >/dev/null && \
+	bash -c 'source scripts/config.sh && echo "kernel $$KVER_MAJOR ($$KSRC):" && \
+		scripts/kernel-api.py "$$KSRC" rust'
 
 bench:
 	@scripts/bench.sh
