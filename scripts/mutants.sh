@@ -87,7 +87,8 @@ copy() {
 # judge NAME: builds and runs the suite against the copy in $work/tree.
 # Prints "killed by <case>", "survived" or "not built: ...".
 judge() {
-	local tree="$work/tree" dir="$work/run" out rc=0 first
+	local tree="$work/tree" dir="$work/run" out rc=0 first hint
+	hint=$(grep -v '^#' "$list" | awk -F'\t' -v n="${1:-}" '$1 == n && $6 { print $6; exit }')
 	mkdir -p "$dir"
 	out=$(cd "$tree/host" && timeout 900 cargo test --quiet 2>&1) || rc=$?
 	if (( rc != 0 )); then
@@ -102,7 +103,7 @@ judge() {
 	"$MMN_ROOT/scripts/initramfs.sh" --out "$dir/initramfs.cpio" --module "$tree/mmn_stopgap.ko" \
 		--module "$kdir/lib/test_hmm.ko" --tests "$work/selftests"
 	rc=0
-	BOOT_ARGS=(--append "mmn.failfast=1 mmn.storm=2000")
+	BOOT_ARGS=(--append "mmn.failfast=1 mmn.storm=2000${hint:+ mmn.first=$hint}")
 	STREAM_FILTER=(-E '^not ok')
 	STREAM_PREFIX="    "
 	boot_guest check "$kdir" "$dir/initramfs.cpio" "$dir" 1800 >&2 || rc=$?
@@ -148,7 +149,7 @@ for name in "${names[@]}"; do
 		continue
 	fi
 	log "mutant $name: $(grep -v '^#' "$list" | awk -F'\t' -v n="$name" '$1 == n && $5 { print $5; exit }')"
-	result[$name]=$(judge)
+	result[$name]=$(judge "$name")
 	secs[$name]=$(( $(date +%s) - m0 ))
 	log "mutant $name: ${result[$name]} (${secs[$name]}s)"
 	case "${result[$name]}" in

@@ -9,6 +9,9 @@
 out="$MMN_RESULTS"
 # mmn.tests=a,b on the kernel command line runs only those binaries.
 filter=$(sed -n 's/.*mmn\.tests=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
+# mmn.first=a,b runs those binaries before the others (make mutants puts the
+# binary most likely to kill a mutant first; the verdict does not depend on it).
+first=$(sed -n 's/.*mmn\.first=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
 # mmn.storm=N sets the size of the command storm (storm_test).
 storm=$(sed -n 's/.*mmn\.storm=\([0-9]*\).*/\1/p' /proc/cmdline)
 # mmn.failfast=1 (make mutants) stops at the first binary that fails.
@@ -39,7 +42,15 @@ if [ -e "$thp" ]; then
 fi
 rc=0
 start=$(cut -d' ' -f1 /proc/uptime)
-for t in "${MMN_TESTS_DIR:-/tests}"/*; do
+dir=${MMN_TESTS_DIR:-/tests}
+order=""
+for f in $(echo "$first" | tr ',' ' '); do
+	[ -x "$dir/$f" ] && order="$order $dir/$f"
+done
+for t in "$dir"/*; do
+	echo ",$first," | grep -q ",${t##*/}," || order="$order $t"
+done
+for t in $order; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
 	case "$name" in *_test) ;; *) continue ;; esac
