@@ -399,7 +399,7 @@ static void *churner(void *arg)
 	snprintf(attach_eagain, sizeof(attach_eagain), "attach %d 1 eagain", c->target);
 	snprintf(detach, sizeof(detach), "detach pid %d", c->target);
 	while (!c->stop)
-		for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(seq); i++)
 			if (!churn_step(c, seq[i]))
 				return NULL;
 	return NULL;
@@ -614,7 +614,7 @@ TEST_F(ctl, bad_commands)
 	size_t i;
 
 	busy_state(_metadata, self);
-	for (i = 0; i < sizeof(bad_cmds) / sizeof(bad_cmds[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_cmds); i++) {
 		const struct bad_cmd *c = &bad_cmds[i];
 
 		write_changes_nothing(_metadata, c->name, c->buf, c->len ? c->len : strlen(c->buf),
