@@ -20,12 +20,10 @@ source "$(dirname "$0")/config.sh"
 source "$(dirname "$0")/stages.sh"
 
 # Survivors with a written reason (Documentation/mmn_stopgap.rst, "Mutation
-# testing"): range-unaligned-ok is equivalent (the abstraction rejects what
-# the front end lets through, with the same errno); no-liveness-wait is a real
-# bug that no bounded, deterministic test reaches (it needs an invalidation in
-# flight on the mm while the gate is inserted, then a non-blocking one before
-# that ends).
-EXPLAINED=(range-unaligned-ok no-liveness-wait)
+# testing"): no-liveness-wait is a real bug that no bounded, deterministic
+# test reaches (it needs an invalidation in flight on the mm while the gate is
+# inserted, then a non-blocking one before that ends).
+EXPLAINED=(no-liveness-wait)
 
 only="" baseline=1
 while (( $# )); do

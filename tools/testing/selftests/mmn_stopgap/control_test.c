@@ -185,6 +185,29 @@ TEST_F(ctl, detach_forms)
 	ASSERT_EQ(0, mmn_ctl("detach all"));
 }
 
+/*
+ * teardown sync|deferred: stats shows the mode the command chose, and detach
+ * removes every subscriber in both (one grace period each, or one for all).
+ */
+TEST_F(ctl, teardown_modes)
+{
+	static const char *const modes[] = { "sync", "deferred" };
+	struct mmn_stats s;
+
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, mmn_ctl("teardown %s", modes[i]));
+		ASSERT_EQ(0, mmn_stats(&s));
+		EXPECT_STREQ(modes[i], s.teardown);
+		ASSERT_EQ(0, mmn_ctl("attach %d 3", self->a.pid));
+		ASSERT_EQ(0, mmn_ctl("attach %d 2", self->b.pid));
+		ASSERT_EQ(0, mmn_ctl("detach all"));
+		ASSERT_EQ(0, mmn_stats(&s));
+		EXPECT_EQ(0, s.groups);
+		EXPECT_EQ(0, s.subscribers);
+		EXPECT_STREQ(modes[i], s.teardown);
+	}
+}
+
 /* Ids are never reused, even after detach. */
 TEST_F(ctl, ids_not_reused)
 {
