@@ -14,7 +14,7 @@
 # "killed N of M". Exits non-zero if the list no longer applies, the baseline
 # fails, or a mutant survives that is not listed in the EXPLAINED line below.
 #
-# Usage: mutants.sh [--only a,b] [--no-baseline]
+# Usage: mutants.sh [--only a,b] [--no-baseline] [--no-cargo-mutants]
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 source "$(dirname "$0")/stages.sh"
@@ -27,11 +27,12 @@ source "$(dirname "$0")/stages.sh"
 # instant a non-blocking invalidation reaches the mirror.
 EXPLAINED=(no-liveness-wait interval-refusal-lost)
 
-only="" baseline=1
+only="" baseline=1 cargo=1
 while (( $# )); do
 	case "$1" in
 	--only) only="$2"; shift 2 ;;
 	--no-baseline) baseline=0; shift ;;
+	--no-cargo-mutants) cargo=0; shift ;;
 	--help) sed -n '3,18p' "$0"; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
@@ -189,8 +190,11 @@ cargo_mutants() {
 	grep -E '^MISSED' "$dir/log" | sed 's/^/  /' >&2 || true
 	tail -1 "$dir/log"
 }
-log "mutants: cargo-mutants on the host crate"
-cargo_summary=$(cargo_mutants)
+cargo_summary="not run (--no-cargo-mutants)"
+if (( cargo )); then
+	log "mutants: cargo-mutants on the host crate"
+	cargo_summary=$(cargo_mutants)
+fi
 
 echo
 elapsed=$(( $(date +%s) - t0 ))
