@@ -133,6 +133,13 @@ judge() {
 	fi
 }
 
+# Every row must apply to the sources as they are, before anything is built.
+for name in "${names[@]}"; do
+	copy "$work/check"
+	apply "$name" "$work/check" || die "scripts/mutants.list no longer applies: update it"
+done
+rm -rf "$work/check"
+
 if (( baseline )); then
 	log "mutants: the unmutated module first"
 	copy "$work/tree"
