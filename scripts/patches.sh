@@ -298,9 +298,14 @@ res=$(inview "${kmake[@]}" -j"$(nproc)" rustdoc 2>&1) && rc=0 || rc=$?
 warn=$(grep -E -A3 '^(warning|error)' <<<"$res" | grep -E -B1 -- "--> .*($new_rs)" || true)
 check "rustdoc: no warning in the new Rust files" "$(( rc != 0 || ${#warn} != 0 ))"
 [[ -z "$warn" ]] || echo "$warn" | head -20 | sed 's/^/    /'
-res=$("$psrc/scripts/kernel-doc" -none -Wall "$psrc/rust/helpers/mmu_notifier.c" \
-	"$psrc/mm/mmu_notifier.c" 2>&1) && rc=0 || rc=$?
-check "kernel-doc -Wall rust/helpers/mmu_notifier.c mm/mmu_notifier.c" "$(( rc != 0 || ${#res} != 0 ))"
+# kernel-doc: the new helper file must be clean; mm/mmu_notifier.c must get no
+# warning the pristine file does not have (7.3.4 has four of its own). Line
+# numbers are dropped before comparing: the patches move lines.
+kdoc() { "$psrc/scripts/kernel-doc" -none -Wall "$@" 2>&1 | sed -E 's/:[0-9]+([: ])/:\1/; s#^.*/(mm|rust)/#\1/#' | sort -u; }
+res=$( { kdoc "$psrc/rust/helpers/mmu_notifier.c"
+	comm -13 <(kdoc "$KSRC/mm/mmu_notifier.c" | sort) <(kdoc "$psrc/mm/mmu_notifier.c" | sort); } )
+check "kernel-doc -Wall: rust/helpers/mmu_notifier.c clean, no new warning in mm/mmu_notifier.c" \
+	"$(( ${#res} != 0 ))"
 [[ -z "$res" ]] || echo "$res" | head -10 | sed 's/^/    /'
 stage_end
 
