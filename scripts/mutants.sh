@@ -41,17 +41,13 @@ done
 t0=$(date +%s)
 work=$(run_dir mutants)
 list="$MMN_ROOT/scripts/mutants.list"
-"$MMN_ROOT/scripts/setup.sh" >&2
-select_kernel # setup may have installed a newer kernel source
-kdir=${KDIR:-$(kernel_dir)}
-build_selftests "$work/selftests"
-export CARGO_TARGET_DIR="$work/cargo-target"
-
 # The mutants' names, in list order.
 mapfile -t names < <(grep -v '^#' "$list" | cut -f1 | awk 'NF && !seen[$0]++')
 if [[ -n "$only" ]]; then
 	mapfile -t names < <(printf '%s\n' "${names[@]}" | grep -xE "${only//,/|}")
+	(( ${#names[@]} )) || die "no mutant of scripts/mutants.list matches --only $only"
 fi
+
 
 # apply NAME DIR: applies mutant NAME to the copy in DIR ("" = none).
 apply() {
@@ -133,12 +129,28 @@ judge() {
 	fi
 }
 
+
 # Every row must apply to the sources as they are, before anything is built.
 for name in "${names[@]}"; do
 	copy "$work/check"
 	apply "$name" "$work/check" || die "scripts/mutants.list no longer applies: update it"
 done
 rm -rf "$work/check"
+# The hints name binaries of the manifest, each once.
+manifest="$MMN_ROOT/tools/testing/selftests/mmn_stopgap/manifest"
+while IFS=$'\t' read -r name _ _ _ _ hint; do
+	for h in ${hint//,/ }; do
+		grep -q "^$h " "$manifest" || die "scripts/mutants.list: $name: hint $h is not in the manifest"
+	done
+	[[ -z "$hint" || $(tr ',' '\n' <<<"$hint" | sort | uniq -d) == "" ]] ||
+		die "scripts/mutants.list: $name: a hint named twice"
+done < <(grep -v '^#' "$list" | grep .)
+
+"$MMN_ROOT/scripts/setup.sh" >&2
+select_kernel # setup may have installed a newer kernel source
+kdir=${KDIR:-$(kernel_dir)}
+build_selftests "$work/selftests"
+export CARGO_TARGET_DIR="$work/cargo-target"
 
 if (( baseline )); then
 	log "mutants: the unmutated module first"
@@ -197,10 +209,13 @@ cargo_mutants() {
 	grep -E '^MISSED' "$dir/log" | sed 's/^/  /' >&2 || true
 	tail -1 "$dir/log"
 }
+cargo_ok=1
 cargo_summary="not run (--no-cargo-mutants)"
 if (( cargo )); then
 	log "mutants: cargo-mutants on the host crate"
 	cargo_summary=$(cargo_mutants)
+	# A verdict, not a print: a missed mutant or a run that did not finish fails.
+	[[ "$cargo_summary" =~ [0-9]+\ caught && ! "$cargo_summary" =~ missed ]] || cargo_ok=0
 fi
 
 echo
@@ -210,3 +225,4 @@ echo "killed $killed of $total ($(( total ? 100 * killed / total : 0 ))%) in ${e
 (( ${#survived[@]} == 0 )) || echo "survived: ${survived[*]}"
 (( ${#unexplained[@]} == 0 )) || { echo "survived without a written reason: ${unexplained[*]}"; exit 1; }
 (( broken == 0 )) || { echo "some mutants did not apply or build: update scripts/mutants.list"; exit 1; }
+(( cargo_ok )) || { echo "cargo-mutants: a mutant missed, or the run did not finish"; exit 1; }

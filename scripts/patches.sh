@@ -190,7 +190,7 @@ elif what == "selftests-mmn_stopgap":
             boot = re.compile(r"CONFIG_(64BIT|SMP|ACPI|PROC_FS|SYSCTL|SYSFS|DEVTMPFS\w*|TMPFS|"
                               r"FUTEX|MULTIUSER|PRINTK\w*|TTY|SERIAL_8250\w*|BLK_DEV_INITRD|"
                               r"BINFMT_\w+|KALLSYMS|DEBUG_KERNEL|PROVE_LOCKING|DEBUG_ATOMIC_SLEEP|"
-                              r"DETECT_HUNG_TASK\w*|DEFAULT_HUNG_TASK_TIMEOUT|NUMA_EMU)=")
+                              r"DETECT_HUNG_TASK\w*|DEFAULT_HUNG_TASK_TIMEOUT)=")
             lines = [l for l in s.split("\n") if l and not l.startswith("#") and not boot.match(l)]
             lines += ["CONFIG_SAMPLES=y", "CONFIG_SAMPLES_RUST=y", "CONFIG_SAMPLE_RUST_MMN_STOPGAP=m"]
             s = "\n".join(lines) + "\n"

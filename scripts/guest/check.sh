@@ -43,16 +43,19 @@ fi
 rc=0
 start=$(cut -d' ' -f1 /proc/uptime)
 dir=${MMN_TESTS_DIR:-/tests}
+# The binaries' names (no paths: $dir may be a host path under vng), each once.
 order=""
 for f in $(echo "$first" | tr ',' ' '); do
-	[ -x "$dir/$f" ] && order="$order $dir/$f"
+	case " $order " in *" $f "*) continue ;; esac
+	[ -x "$dir/$f" ] && order="$order $f"
 done
 for t in "$dir"/*; do
-	echo ",$first," | grep -q ",${t##*/}," || order="$order $t"
+	case " $order " in *" ${t##*/} "*) continue ;; esac
+	order="$order ${t##*/}"
 done
-for t in $order; do
+for name in $order; do
+	t=$dir/$name
 	[ -x "$t" ] || continue
-	name=${t##*/}
 	case "$name" in *_test) ;; *) continue ;; esac
 	if [ -n "$filter" ] && ! echo ",$filter," | grep -q ",$name,"; then
 		continue
