@@ -943,8 +943,8 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         self.start
     }
 
-    /// Length of the interval, in bytes.
-    pub(crate) fn len(&self) -> usize {
+    /// Size of the interval, in bytes (never zero).
+    pub(crate) fn size(&self) -> usize {
         self.len
     }
 
