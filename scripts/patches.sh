@@ -226,9 +226,9 @@ while read -r kind arg; do
 	commit)
 		name=$(basename "$arg" .msg)
 		gen "$name"
-		# The kernel's rustfmt and config on what the generator wrote: with
+		# The kernel's rustfmt and config on the files the generator added: with
 		# `kernel::` turned into `crate::`, the imports sort differently.
-		git -C "$repo" ls-files -mo --exclude-standard -- '*.rs' | while read -r f; do
+		git -C "$repo" ls-files -o --exclude-standard -- '*.rs' | while read -r f; do
 			(cd "$repo" && /usr/bin/rustfmt --config-path "$KSRC/.rustfmt.toml" "$f")
 		done
 		git -C "$repo" add -A
