@@ -163,7 +163,7 @@ impl Event {
 }
 
 /// Whether every event the abstraction knows maps to its own variant (an in-kernel unit test
-/// of [`Event::from_raw`]).
+/// of `Event::from_raw`).
 pub(crate) fn event_names_are_distinct() -> bool {
     let raw = [
         bindings::mmu_notifier_event_MMU_NOTIFY_UNMAP,
@@ -481,7 +481,7 @@ impl<T: MmuNotifierOps> Registered<T> {
 ///
 /// # Invariants
 ///
-/// `ptr` points to a live [`Registered<T>`] whose `raw` is registered; only `drop` (which puts
+/// `ptr` points to a live `Registered<T>` whose `raw` is registered; only `drop` (which puts
 /// it, after which the core frees it) or [`Subscription::unregister`] end that.
 ///
 /// # Examples
