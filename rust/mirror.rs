@@ -267,7 +267,7 @@ impl MirrorSub {
             id,
             pid,
             notifier.start(),
-            notifier.len(),
+            notifier.size(),
             snapshot.start,
             snapshot.pages,
             snapshot.valid(),

@@ -108,14 +108,16 @@ mod helpers {
             interval_sub: *mut mmu_interval_notifier,
             seq: c_ulong,
         ) -> bool;
-        #[link_name = "rust_helper_hmm_range_fault"]
-        pub(super) fn hmm_range_fault(
+        #[cfg(CONFIG_HMM_MIRROR)]
+        #[link_name = "rust_helper_hmm_range_fault_interval"]
+        pub(super) fn hmm_range_fault_interval(
             interval_sub: *mut mmu_interval_notifier,
             seq: c_ulong,
             start: c_ulong,
             end: c_ulong,
             pfns: *mut c_ulong,
         ) -> c_int;
+        #[cfg(CONFIG_HMM_MIRROR)]
         #[link_name = "rust_helper_hmm_pfn_to_pfn"]
         pub(super) fn hmm_pfn_to_pfn(hmm_pfn: c_ulong) -> c_ulong;
     }
@@ -161,7 +163,7 @@ impl Event {
 }
 
 /// Whether every event the abstraction knows maps to its own variant (an in-kernel unit test
-/// of [`Event::from_raw`]).
+/// of `Event::from_raw`).
 pub(crate) fn event_names_are_distinct() -> bool {
     let raw = [
         bindings::mmu_notifier_event_MMU_NOTIFY_UNMAP,
@@ -479,7 +481,7 @@ impl<T: MmuNotifierOps> Registered<T> {
 ///
 /// # Invariants
 ///
-/// `ptr` points to a live [`Registered<T>`] whose `raw` is registered; only `drop` (which puts
+/// `ptr` points to a live `Registered<T>` whose `raw` is registered; only `drop` (which puts
 /// it, after which the core frees it) or [`Subscription::unregister`] end that.
 ///
 /// # Examples
@@ -510,7 +512,8 @@ impl<T: MmuNotifierOps> Registered<T> {
 /// # // The KUnit thread has no address space: give it one, with a page mapped in it.
 /// # // SAFETY: A KUnit test thread may attach an mm to itself.
 /// # kernel::error::to_result(unsafe { kernel::bindings::kunit_attach_mm() })?;
-/// # let mm = kernel::current!().mm().ok_or(EINVAL)?;
+/// # let current = kernel::current!();
+/// # let mm = current.mm().ok_or(EINVAL)?;
 /// # // SAFETY: Maps one anonymous page (PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS).
 /// # let addr = unsafe { kernel::bindings::vm_mmap(core::ptr::null_mut(), 0, 4096, 3, 0x22, 0) };
 /// let counter = Subscription::new(
@@ -786,10 +789,14 @@ struct FinishSlot {
 ///     }
 /// }
 ///
+/// # // `hmm_range_fault` needs `CONFIG_HMM_MIRROR`.
+/// # #[cfg(CONFIG_HMM_MIRROR)]
+/// # {
 /// # // The KUnit thread has no address space: give it one, with a page mapped in it.
 /// # // SAFETY: A KUnit test thread may attach an mm to itself.
 /// # kernel::error::to_result(unsafe { kernel::bindings::kunit_attach_mm() })?;
-/// # let mm = kernel::current!().mm().ok_or(EINVAL)?;
+/// # let current = kernel::current!();
+/// # let mm = current.mm().ok_or(EINVAL)?;
 /// # // SAFETY: Maps one anonymous page (PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS).
 /// # let addr = unsafe { kernel::bindings::vm_mmap(core::ptr::null_mut(), 0, 4096, 3, 0x22, 0) };
 /// let notifier = KBox::pin_init(
@@ -814,6 +821,7 @@ struct FinishSlot {
 /// # // SAFETY: Unmaps the page mapped above.
 /// # unsafe { kernel::bindings::vm_munmap(addr, PAGE_SIZE) };
 /// assert_eq!(*notifier.lock(), 0); // The munmap cleared it.
+/// # }
 /// # Ok::<(), Error>(())
 /// ```
 #[pin_data(PinnedDrop)]
@@ -935,8 +943,8 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         self.start
     }
 
-    /// Length of the interval, in bytes.
-    pub(crate) fn len(&self) -> usize {
+    /// Size of the interval, in bytes (never zero).
+    pub(crate) fn size(&self) -> usize {
         self.len
     }
 
@@ -1001,6 +1009,8 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     /// once [`MirrorGuard::read_retry`] says so, under the notifier's lock. Sleeps, and may
     /// fault pages in, which invalidates this very notifier: never call it with the
     /// notifier's lock held (a [`MirrorGuard`] alive), which its `invalidate` takes.
+    /// Needs `CONFIG_HMM_MIRROR`.
+    #[cfg(CONFIG_HMM_MIRROR)]
     pub(crate) fn hmm_range_fault(
         &self,
         mm: &MmWithUser,
@@ -1028,7 +1038,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         // - the mmap read lock of its mm is held (`_locked`), and `mm` has a user;
         // - `pfns` has room for one pfn per page of `[start, end)`.
         to_result(unsafe {
-            helpers::hmm_range_fault(self.raw(), seq.seq, start, end, pfns.as_mut_ptr())
+            helpers::hmm_range_fault_interval(self.raw(), seq.seq, start, end, pfns.as_mut_ptr())
         })?;
         for pfn in pfns.iter_mut() {
             // SAFETY: Pure arithmetic on the value.

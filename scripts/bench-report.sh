@@ -49,7 +49,7 @@ END {
 	printf "\n| teardown, per subscriber (ratio to attaching one) | attach 1 | attach 64 | attach 1024 | detach 1 | detach 64 | detach 1024 |\n|---|---|---|---|---|---|---|\n"
 	split("sync deferred", tm, " ")
 	for (i = 1; i in tm; i++)
-		printf "| %s | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx |\n", tm[i] == "sync" ? "before: sync (unregister, a grace period each)" : "after: deferred (put, one grace period for all)", td[tm[i] ",1,attach_per_sub"], td[tm[i] ",64,attach_per_sub"], td[tm[i] ",1024,attach_per_sub"], td[tm[i] ",1,detach_per_sub"], td[tm[i] ",64,detach_per_sub"], td[tm[i] ",1024,detach_per_sub"]
+		printf "| %s | %.3fx | %.3fx | %.3fx | %.3fx | %.3fx | %.3fx |\n", tm[i] == "sync" ? "before: sync (unregister, a grace period each)" : "after: deferred (put, one grace period for all)", td[tm[i] ",1,attach_per_sub"], td[tm[i] ",64,attach_per_sub"], td[tm[i] ",1024,attach_per_sub"], td[tm[i] ",1,detach_per_sub"], td[tm[i] ",64,detach_per_sub"], td[tm[i] ",1024,detach_per_sub"]
 	p1 = (cyc["4KiB,paired-1"] - 1) * 100
 	gmax = 0; gsum = 0
 	for (i = 1; i in ns; i++) { g = (gate["4KiB,gate+paired-" ns[i]] - 1) * 100; gsum += g; if (g > gmax) gmax = g }

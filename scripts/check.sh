@@ -134,8 +134,6 @@ fi
 stage_begin boot+tests
 log "guest: booting $(basename "$kdir"); results stream below, kernel log in $out/console.log"
 append="mmn.storm=$storm ${MMN_GUEST_APPEND:-}"
-# vng builds its own command line: the runner's NUMA nodes go here.
-[[ "$runner" == vng ]] && append="numa=fake=2 $append"
 [[ -n "${MMN_TESTS:-}" ]] && append="$append mmn.tests=$MMN_TESTS"
 BOOT_ARGS=(--append "$append")
 STREAM_FILTER=(-E '^(ok|not ok|MMN-TEST)')
@@ -146,11 +144,9 @@ if [[ "$runner" == vng ]]; then
 	# writable directory. vng's own exit status needs virtio-serial ports
 	# that only udev creates, so the status comes from the results file.
 	: >"$out/results.log"
-	PATH="$vng_bin:$PATH" timeout -k 10 "$guest_timeout" vng --verbose --run "$kdir" \
-		--disable-kvm --force-9p --cpus 2 --memory 1G --rwdir "$out" --append "$append" \
-		--qemu-opts="-cpu ${MMN_QEMU_CPU:-$MMN_TCG_CPU}" \
-		--exec "$MMN_ROOT/scripts/guest/vng-check.sh $MMN_ROOT/mmn_stopgap.ko $out/selftests $out/results.log $kdir/lib/test_hmm.ko" \
-		>"$out/console.log" 2>&1 || true
+	vng_run "$vng_bin" "$kdir" "$guest_timeout" "$append" "$out" \
+		"$MMN_ROOT/scripts/guest/vng-check.sh" "$MMN_ROOT/mmn_stopgap.ko" "$out/selftests" \
+		"$out/results.log" "$kdir/lib/test_hmm.ko" >"$out/console.log" 2>&1 || true
 	grep -E '^(ok|not ok|MMN-TEST)' "$out/results.log" | sed 's/^/  /' || true
 	guest_rc=$(sed -n 's/^MMN-EXIT: \([0-9]*\)$/\1/p' "$out/results.log" | tail -1)
 	[[ -n "$guest_rc" ]] || guest_rc=125

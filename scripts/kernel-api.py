@@ -5,8 +5,10 @@
 Usage: kernel-api.py KSRC [MODULE_SRC_DIR]
 
 Reads the module's sources (rust/*.rs, rust/sys/*.rs), collects every path it
-imports or names under `kernel::` (use trees resolved), the `bindings::` items
-and the C helpers' kernel functions, then looks each one up in KSRC's Rust
+imports or names under `kernel::` (use trees resolved) and the `bindings::`
+items, in code (comments, and so the doc examples, are not read; nor are the C
+helpers in rust/helpers/, which need only <linux/mmu_notifier.h> and
+<linux/hmm.h>), then looks each one up in KSRC's Rust
 kernel crate (rust/kernel/) and C headers: a module file for each path
 segment, and a public definition or re-export of the last one. Prints one
 line per item, "present" or "MISSING", and exits 1 if any is missing.

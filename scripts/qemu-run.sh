@@ -70,7 +70,9 @@ fi
 # "Early-boot KASAN report under 5-level paging"; patches/0002 fixes the
 # kernel). MMN_QEMU_CPU overrides it (scripts/boot-soak.sh measures both).
 accel_args=(-accel tcg,thread=multi -cpu "${MMN_QEMU_CPU:-$MMN_TCG_CPU}")
-[[ "$accel" == kvm ]] && accel_args=(-accel kvm -cpu host)
+# Under KVM the host's CPU, with 5-level paging off as well (MMN_QEMU_CPU
+# overrides it there too).
+[[ "$accel" == kvm ]] && accel_args=(-accel kvm -cpu "${MMN_QEMU_CPU:-host,la57=off}")
 
 : >"$results"
 # Two emulated NUMA nodes, so that the suite can migrate pages between them.

@@ -119,3 +119,17 @@ prepare_guest() {
 	build_initramfs "$dir/initramfs.cpio" "$kdir" "$dir/selftests" >&2
 	echo "$kdir"
 }
+
+# vng_run VNG_BIN KDIR TIMEOUT APPEND RWDIR EXEC...: the vng runner's one
+# command line (make check RUNNER=vng and make boot-soak): the host's root over
+# 9p, TCG (KVM hangs here), the guest CPU of every runner, the console on
+# stdout (--verbose: without it vng boots "quiet loglevel=0" and the splat
+# scan would see nothing), the runner's NUMA nodes.
+vng_run() {
+	local bin="$1" kdir="$2" secs="$3" append="$4" rwdir="$5"
+	shift 5
+	PATH="$bin:$PATH" timeout -k 10 "$secs" vng --verbose --run "$kdir" \
+		--disable-kvm --force-9p --cpus 2 --memory 1G --rwdir "$rwdir" \
+		--append "numa=fake=2 $append" \
+		--qemu-opts="-cpu ${MMN_QEMU_CPU:-$MMN_TCG_CPU}" --exec "$*"
+}

@@ -12,6 +12,7 @@
 
 #include "mmu_notifier.h"
 
+#ifdef CONFIG_MMU_NOTIFIER
 __rust_helper void
 rust_helper_mmu_interval_set_seq(struct mmu_interval_notifier *interval_sub,
 				 unsigned long cur_seq)
@@ -33,17 +34,28 @@ rust_helper_mmu_interval_check_retry(struct mmu_interval_notifier *interval_sub,
 	return mmu_interval_check_retry(interval_sub, seq);
 }
 
-/*
- * hmm_range_fault() over [start, end) of the notifier's mm, which the caller
- * has locked for reading, as of seq (from mmu_interval_read_begin()). Every
- * page is faulted in (HMM_PFN_REQ_FAULT); on success pfns[] holds one hmm pfn
- * per page. Returns 0, -EBUSY when an invalidation came in between (call
- * mmu_interval_read_begin() again), or another -errno.
+#endif /* CONFIG_MMU_NOTIFIER */
+
+#ifdef CONFIG_HMM_MIRROR
+/**
+ * rust_helper_hmm_range_fault_interval() - hmm_range_fault() for a notifier
+ * @interval_sub: the interval notifier whose mm and sequence are used
+ * @seq: the sequence, from mmu_interval_read_begin() on @interval_sub
+ * @start: first address, page aligned
+ * @end: end address (exclusive), page aligned
+ * @pfns: one entry per page of [@start, @end)
+ *
+ * Faults in every page of the range of the notifier's mm, which the caller
+ * has locked for reading (HMM_PFN_REQ_FAULT).
+ *
+ * Return: 0 with one hmm pfn per page in @pfns, -EBUSY when an invalidation
+ * came in since @seq (call mmu_interval_read_begin() again), or another
+ * -errno.
  */
 __rust_helper int
-rust_helper_hmm_range_fault(struct mmu_interval_notifier *interval_sub,
-			    unsigned long seq, unsigned long start,
-			    unsigned long end, unsigned long *pfns)
+rust_helper_hmm_range_fault_interval(struct mmu_interval_notifier *interval_sub,
+				     unsigned long seq, unsigned long start,
+				     unsigned long end, unsigned long *pfns)
 {
 	struct hmm_range range = {
 		.notifier = interval_sub,
@@ -62,3 +74,4 @@ __rust_helper unsigned long rust_helper_hmm_pfn_to_pfn(unsigned long hmm_pfn)
 {
 	return (hmm_pfn & HMM_PFN_VALID) ? hmm_pfn & ~HMM_PFN_FLAGS : 0;
 }
+#endif /* CONFIG_HMM_MIRROR */

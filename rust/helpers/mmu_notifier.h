@@ -21,9 +21,9 @@ bool rust_helper_mmu_interval_read_retry(struct mmu_interval_notifier *interval_
 					 unsigned long seq);
 bool rust_helper_mmu_interval_check_retry(struct mmu_interval_notifier *interval_sub,
 					  unsigned long seq);
-int rust_helper_hmm_range_fault(struct mmu_interval_notifier *interval_sub,
-				unsigned long seq, unsigned long start,
-				unsigned long end, unsigned long *pfns);
+int rust_helper_hmm_range_fault_interval(struct mmu_interval_notifier *interval_sub,
+					 unsigned long seq, unsigned long start,
+					 unsigned long end, unsigned long *pfns);
 unsigned long rust_helper_hmm_pfn_to_pfn(unsigned long hmm_pfn);
 
 #endif

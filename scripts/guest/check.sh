@@ -9,6 +9,9 @@
 out="$MMN_RESULTS"
 # mmn.tests=a,b on the kernel command line runs only those binaries.
 filter=$(sed -n 's/.*mmn\.tests=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
+# mmn.first=a,b runs those binaries before the others (make mutants puts the
+# binary most likely to kill a mutant first; the verdict does not depend on it).
+first=$(sed -n 's/.*mmn\.first=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline)
 # mmn.storm=N sets the size of the command storm (storm_test).
 storm=$(sed -n 's/.*mmn\.storm=\([0-9]*\).*/\1/p' /proc/cmdline)
 # mmn.failfast=1 (make mutants) stops at the first binary that fails.
@@ -39,9 +42,20 @@ if [ -e "$thp" ]; then
 fi
 rc=0
 start=$(cut -d' ' -f1 /proc/uptime)
-for t in "${MMN_TESTS_DIR:-/tests}"/*; do
+dir=${MMN_TESTS_DIR:-/tests}
+# The binaries' names (no paths: $dir may be a host path under vng), each once.
+order=""
+for f in $(echo "$first" | tr ',' ' '); do
+	case " $order " in *" $f "*) continue ;; esac
+	[ -x "$dir/$f" ] && order="$order $f"
+done
+for t in "$dir"/*; do
+	case " $order " in *" ${t##*/} "*) continue ;; esac
+	order="$order ${t##*/}"
+done
+for name in $order; do
+	t=$dir/$name
 	[ -x "$t" ] || continue
-	name=${t##*/}
 	case "$name" in *_test) ;; *) continue ;; esac
 	if [ -n "$filter" ] && ! echo ",$filter," | grep -q ",$name,"; then
 		continue

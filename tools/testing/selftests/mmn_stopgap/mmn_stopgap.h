@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include "lib/test_hmm_uapi.h"
+#include "kselftest.h"
 
 #define MMN_DIR		"/sys/kernel/debug/mmn_stopgap"
 #define MMN_CONTROL	MMN_DIR "/control"
@@ -400,7 +401,7 @@ static inline int mmn_write_wd(int secs, const void *buf, size_t len)
 }
 
 /* printf-style command under a watchdog of secs seconds, without a trailing newline. */
-static inline __attribute__((format(printf, 2, 3))) int mmn_ctl_wd(int secs, const char *fmt, ...)
+static inline __printf(2, 3) int mmn_ctl_wd(int secs, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -438,7 +439,7 @@ static inline int mmn_fork_write_step(void *arg)
  * process, from ever exiting. The fork invalidates the caller's own mm: not
  * for tests that attach to themselves.
  */
-static inline __attribute__((format(printf, 2, 3))) int mmn_ctl_fork(int secs, const char *fmt,
+static inline __printf(2, 3) int mmn_ctl_fork(int secs, const char *fmt,
 								      ...)
 {
 	struct mmn_fork_write a;

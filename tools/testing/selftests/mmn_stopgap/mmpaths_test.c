@@ -402,7 +402,9 @@ TEST_F(mm, migrate_to_other_node)
 	int nodes[16], status[16];
 	char *p;
 
-	ASSERT_EQ(2, online_nodes()) TH_LOG("needs two NUMA nodes (numa=fake=2)");
+	/* The project's runners boot with numa=fake=2, where a skip fails the run. */
+	if (online_nodes() < 2)
+		SKIP(return, "needs two NUMA nodes (CONFIG_NUMA_EMU, numa=fake=2)");
 	p = mmap(NULL, n << 12, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 0x5a, n << 12);

@@ -110,7 +110,7 @@ static long huge_kb(pid_t pid, const void *addr, size_t len)
 	return total;
 }
 
-static void __attribute__((noreturn)) helper_main(pid_t test, int cmd, int ans)
+static void __noreturn helper_main(pid_t test, int cmd, int ans)
 {
 	size_t len = (size_t)COW_PAGES << 12;
 	pid_t child = 0, pid;

@@ -196,7 +196,7 @@ TEST_F(peer, process_mrelease)
  * charged outside it; the OOM reaper reaps them like any other anonymous
  * memory of the victim.
  */
-static void __attribute__((noreturn)) oom_victim(const char *cg, int go_fd, int tid_fd)
+static void __noreturn oom_victim(const char *cg, int go_fd, int tid_fd)
 {
 	char *p = mmap(NULL, PAGES << 12, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
