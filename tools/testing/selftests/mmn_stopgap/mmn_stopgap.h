@@ -470,6 +470,36 @@ static inline ssize_t mmn_read_file(const char *path, char *buf, size_t size)
 	return mmn_step(MMN_WATCHDOG_SECS, what, path, strlen(path), buf, size);
 }
 
+/*
+ * kB of AnonHugePages (PMD-mapped THP) in the VMAs of pid (0: ours) that
+ * overlap [addr, addr + len), from its smaps: the mapping's own count, not
+ * the process's (smaps_rollup would count any other THP of the process).
+ * -1 if smaps cannot be read. Reading it invalidates nothing.
+ */
+static inline long mmn_huge_kb(pid_t pid, const void *addr, size_t len)
+{
+	static char buf[512 * 1024];
+	unsigned long start = (uintptr_t)addr, end = start + len, vs, ve;
+	char path[64], *line, *save;
+	long kb, total = 0;
+	bool in = false;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/smaps");
+	if (mmn_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* A VMA's header line: "start-end perms ...". */
+		if (sscanf(line, "%lx-%lx ", &vs, &ve) == 2)
+			in = vs < end && ve > start;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			total += kb;
+	}
+	return total;
+}
+
 struct mmn_stats {
 	char policy[16];
 	long groups, gates, subscribers, gate_calls, nonblock_seen, refused, warned, parked;

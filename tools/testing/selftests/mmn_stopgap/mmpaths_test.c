@@ -140,36 +140,6 @@ static char *aligned(size_t len)
 }
 
 /*
- * kB of AnonHugePages (PMD-mapped THP) in the VMAs of pid (0: ours) that
- * overlap [addr, addr + len), from its smaps: the mapping's own count, not
- * the process's (smaps_rollup would count any other THP of the process).
- * -1 if smaps cannot be read. Reading it invalidates nothing.
- */
-static long huge_kb(pid_t pid, const void *addr, size_t len)
-{
-	static char buf[512 * 1024];
-	unsigned long start = (uintptr_t)addr, end = start + len, vs, ve;
-	char path[64], *line, *save;
-	long kb, total = 0;
-	bool in = false;
-
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/smaps");
-	if (mmn_read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		/* A VMA's header line: "start-end perms ...". */
-		if (sscanf(line, "%lx-%lx ", &vs, &ve) == 2)
-			in = vs < end && ve > start;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			total += kb;
-	}
-	return total;
-}
-
-/*
  * A 4 MiB region of two PMD-mapped transparent huge pages (MADV_HUGEPAGE:
  * THP is "madvise" on the test kernel), or NULL; both are checked in the
  * region's own smaps.
@@ -182,7 +152,7 @@ static char *thp(long *kb)
 	if (p == MAP_FAILED || madvise(p, 2 * HPAGE, MADV_HUGEPAGE))
 		return NULL;
 	memset(p, 0x5a, 2 * HPAGE);
-	*kb = huge_kb(0, p, 2 * HPAGE);
+	*kb = mmn_huge_kb(0, p, 2 * HPAGE);
 	return *kb == 4096 ? p : NULL;
 }
 
@@ -215,9 +185,9 @@ TEST_F(mm, thp_split_by_partial_mprotect)
 	/* 4 KiB in the middle of the PMD: split_huge_pmd(), then the change. */
 	ASSERT_EQ(0, mprotect(p + HPAGE / 2, 4096, PROT_READ));
 	CHECK_EACH();
-	EXPECT_EQ(2048, huge_kb(0, p, 2 * HPAGE));
+	EXPECT_EQ(2048, mmn_huge_kb(0, p, 2 * HPAGE));
 	/* The VMA left below the change holds a piece of the first one, PTE-mapped. */
-	EXPECT_EQ(0, huge_kb(0, p, HPAGE / 2));
+	EXPECT_EQ(0, mmn_huge_kb(0, p, HPAGE / 2));
 	EXPECT_EQ(0x5a, p[HPAGE / 2]);
 	munmap(p, 2 * HPAGE);
 }
@@ -231,9 +201,9 @@ TEST_F(mm, thp_split_by_partial_munmap)
 	attach(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, munmap(p + HPAGE / 2, 4096));
 	CHECK_EACH();
-	EXPECT_EQ(2048, huge_kb(0, p, 2 * HPAGE));
+	EXPECT_EQ(2048, mmn_huge_kb(0, p, 2 * HPAGE));
 	/* The VMA left below the change holds a piece of the first one, PTE-mapped. */
-	EXPECT_EQ(0, huge_kb(0, p, HPAGE / 2));
+	EXPECT_EQ(0, mmn_huge_kb(0, p, HPAGE / 2));
 	EXPECT_EQ(0x5a, p[HPAGE / 2 + 4096]);
 	munmap(p, 2 * HPAGE);
 }
@@ -250,12 +220,12 @@ TEST_F(mm, madv_collapse)
 
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 0x5a, HPAGE);
-	ASSERT_EQ(0, huge_kb(0, p, HPAGE)) TH_LOG("small pages expected (THP \"madvise\")");
+	ASSERT_EQ(0, mmn_huge_kb(0, p, HPAGE)) TH_LOG("small pages expected (THP \"madvise\")");
 	attach(_metadata, self, variant->subscribers, getpid());
 	/* Synchronous collapse of 512 small pages into one huge page. */
 	ASSERT_EQ(0, madvise(p, HPAGE, MADV_COLLAPSE)) TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
 	CHECK_EACH();
-	EXPECT_EQ(2048, huge_kb(0, p, HPAGE));
+	EXPECT_EQ(2048, mmn_huge_kb(0, p, HPAGE));
 	EXPECT_EQ(0x5a, p[HPAGE - 1]);
 	munmap(p, HPAGE);
 }

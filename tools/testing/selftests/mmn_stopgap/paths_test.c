@@ -81,35 +81,6 @@ static char *populated(size_t len)
 	return p;
 }
 
-/*
- * kB of AnonHugePages (PMD-mapped THP) in the VMAs of pid (0: ours) that
- * overlap [addr, addr + len), from its smaps: the mapping's own count, not
- * the process's. -1 if smaps cannot be read.
- */
-static long huge_kb(pid_t pid, const void *addr, size_t len)
-{
-	static char buf[512 * 1024];
-	unsigned long start = (uintptr_t)addr, end = start + len, vs, ve;
-	char path[64], *line, *save;
-	long kb, total = 0;
-	bool in = false;
-
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/smaps");
-	if (mmn_read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		/* A VMA's header line: "start-end perms ...". */
-		if (sscanf(line, "%lx-%lx ", &vs, &ve) == 2)
-			in = vs < end && ve > start;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			total += kb;
-	}
-	return total;
-}
-
 static void __noreturn helper_main(pid_t test, int cmd, int ans)
 {
 	size_t len = (size_t)COW_PAGES << 12;
@@ -323,7 +294,7 @@ FIXTURE_SETUP(paths)
 	ASSERT_EQ(0, mmn_clean_state());
 	self->p = populated(REGION);
 	ASSERT_NE(MAP_FAILED, self->p);
-	ASSERT_EQ(0, huge_kb(0, self->p, REGION)) TH_LOG("the region has huge pages");
+	ASSERT_EQ(0, mmn_huge_kb(0, self->p, REGION)) TH_LOG("the region has huge pages");
 	ASSERT_EQ(0, mmn_ctl("attach %d %d", getpid(), variant->subscribers));
 	ASSERT_EQ(variant->subscribers, mmn_snapshot(getpid(), &self->before));
 }
