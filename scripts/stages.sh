@@ -127,9 +127,12 @@ prepare_guest() {
 # scan would see nothing), the runner's NUMA nodes.
 vng_run() {
 	local bin="$1" kdir="$2" secs="$3" append="$4" rwdir="$5"
+	local cpu="${MMN_QEMU_CPU:-$MMN_TCG_CPU}"
 	shift 5
+	# As in qemu-run.sh: the guest checks that the la57=off pin took.
+	[[ "$cpu" == *la57=off* ]] && append+=" mmn.nola57"
 	PATH="$bin:$PATH" timeout -k 10 "$secs" vng --verbose --run "$kdir" \
 		--disable-kvm --force-9p --cpus 2 --memory 1G --rwdir "$rwdir" \
 		--append "numa=fake=2 $append" \
-		--qemu-opts="-cpu ${MMN_QEMU_CPU:-$MMN_TCG_CPU}" --exec "$*"
+		--qemu-opts="-cpu $cpu" --exec "$*"
 }
