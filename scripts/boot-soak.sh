@@ -46,6 +46,7 @@ export MMN_QEMU_CPU="$cpu"
 select_kernel # setup may have installed a newer kernel source
 sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
 out=$(run_dir boot-soak)
+lock_run_dir "$out"
 total=0 total_failed=0
 t_all=$(date +%s)
 for k in ${kernels//,/ }; do

@@ -29,6 +29,7 @@ esac
 
 t0=$(date +%s)
 out=$(run_dir patches)
+lock_run_dir "$out"
 up="$MMN_ROOT/upstream"
 sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
 PASS=0 FAIL=0

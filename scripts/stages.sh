@@ -9,6 +9,14 @@ run_dir() {
 	echo "$d"
 }
 
+# lock_run_dir DIR: one run at a time per run directory (two runs of one
+# target sharing $MMN_CACHE would delete each other's files). The second run
+# fails at once, it never waits. Held until the script and its children end.
+lock_run_dir() {
+	exec 8>"$1/.lock"
+	flock -n 8 || die "another run is using $1: wait for it, or give this one its own MMN_CACHE"
+}
+
 # Default kernel build directory: the cached test kernel (built if missing).
 kernel_dir() {
 	"$MMN_ROOT/scripts/build-kernel.sh" "$@"
