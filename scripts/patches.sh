@@ -294,6 +294,11 @@ kdir=$(kernel_dir --name upstream "${fr[@]}" --patches "$out/apply" \
 	--patch-fragment "$up/config.series") && rc=0 || rc=$?
 check "the series applies to linux $kver and the kernel builds in the tree" "$rc"
 (( rc == 0 )) || { echo "$PASS passed, $FAIL failed"; exit 1; }
+# The compilers' warnings on what the series adds or changes (the patched
+# build's own log: only what the patches touched was rebuilt).
+bwarn=$(grep -E 'warning:' "$kdir/build.log" | grep -E 'mm/mmu_notifier|rust/helpers/mmu_notifier|rust/kernel/mm|samples/rust/mmn_stopgap' || true)
+check "no compiler warning in the files of the series (the patched build's log)" "$(( ${#bwarn} != 0 ))"
+[[ -z "$bwarn" ]] || echo "$bwarn" | head -10 | sed 's/^/    /'
 # Each change of the series is a new patched build (1 GB) and source copy:
 # keep only this one of the upstream configuration.
 for d in "$base"-patched-*; do
@@ -357,8 +362,13 @@ stage_begin boot
 rm -rf "$out/selftests" && mkdir -p "$out/selftests"
 res=$(make -B -C "$psrc/tools/testing/selftests/mmn_stopgap" OUTPUT="$out/selftests" \
 	LDFLAGS=-static 2>&1) && rc=0 || rc=$?
-check "the series' kselftests build in the tree ($(ls "$out/selftests" | wc -l) binaries)" "$rc"
-(( rc == 0 )) || echo "$res" | grep -E 'error|warning' | head -10 | sed 's/^/    /'
+# Every binary of the manifest plus core_repro (TEST_GEN_FILES), no warning.
+nbin=$(ls "$out/selftests" | wc -l)
+want=$(( $(grep -cvE '^(#|$)' "$sel/manifest") + 1 ))
+cwarn=$(grep -c 'warning:' <<<"$res" || true)
+check "the series' kselftests build in the tree ($nbin of $want binaries, $cwarn warnings)" \
+	"$(( rc != 0 || nbin != want || cwarn != 0 ))"
+(( rc == 0 && cwarn == 0 )) || echo "$res" | grep -E 'error|warning' | head -10 | sed 's/^/    /'
 sample="$kdir/samples/rust/mmn_stopgap/mmn_stopgap.ko"
 check "the sample is built (samples/rust/mmn_stopgap/mmn_stopgap.ko)" "$([[ -f $sample ]]; echo $?)"
 mkdir -p "$out/boot"
