@@ -103,6 +103,9 @@ if [[ -n "$patches" ]]; then
 		exit 0
 	fi
 	psrc="$MMN_CACHE/src/linux-source-${kver}-patched-${phash}"
+	# Shared by every configuration built with these patches: one creator.
+	exec 7>"$psrc.lock"
+	flock -w "$ktimeout" 7 || die "kernel: $psrc is being created by another run"
 	if [[ ! -f "$psrc/.mmn-patched" ]]; then
 		log "kernel: patching a copy of the source ($(ls "$patches"/*.patch | wc -l) patches)"
 		rm -rf "$psrc"
@@ -128,7 +131,7 @@ if [[ -n "$patches" ]]; then
 	# one: every path in every recorded command is the same as in the
 	# unpatched build, so make rebuilds only what the patches changed.
 	inview() {
-		timeout "$ktimeout" unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
+		timeout --foreground "$ktimeout" unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
 			shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$out" "$base" "$@"
 	}
 	if [[ -n "$pfragment" ]]; then

@@ -13,8 +13,9 @@ run_dir() {
 # target sharing $MMN_CACHE would delete each other's files). The second run
 # fails at once, it never waits. Held until the script and its children end.
 lock_run_dir() {
-	exec 8>"$1/.lock"
-	flock -n 8 || die "another run is using $1: wait for it, or give this one its own MMN_CACHE"
+	exec 8>>"$1/.lock"
+	flock -n 8 || die "another run is using $1 (pid $(cat "$1/.lock" 2>/dev/null || echo ?), or a child of it that outlived it, such as a QEMU under its timeout): wait for it, or give this one its own MMN_CACHE"
+	echo $$ >"$1/.lock"
 }
 
 # Default kernel build directory: the cached test kernel (built if missing).
