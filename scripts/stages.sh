@@ -109,7 +109,7 @@ boot_guest() {
 		--log "$dir/console.log" --results "$dir/results.log" "${BOOT_ARGS[@]}" &
 	pid=$!
 	tail --pid="$pid" -n +1 -F "$dir/results.log" 2>/dev/null | tr -d '\r' |
-		grep --line-buffered "${STREAM_FILTER[@]}" | sed -u "s/^/$STREAM_PREFIX/" || true
+		grep -a --line-buffered "${STREAM_FILTER[@]}" | sed -u "s/^/$STREAM_PREFIX/" || true
 	wait "$pid" || rc=$?
 	return "$rc"
 }
