@@ -15,6 +15,7 @@ if [[ "${1:-}" == "--help" ]]; then
 fi
 
 out=$(run_dir bench)
+lock_run_dir "$out"
 dest="$MMN_ROOT/bench"
 mkdir -p "$dest"
 # The bench kernel: the test kernel's configuration without lock debugging

@@ -6,9 +6,10 @@
 # whose kernel log has a splat (scripts/splat-check.sh). A boot-time splat
 # would make every runner a coin toss; the soak proves there is none.
 #
-# Prints one line per kernel, "KERNEL: R of N boots with a report (T s)",
-# and fails if any boot had one (unless --expect-reports, to measure a
-# known-bad setting such as --cpu max).
+# Prints one line per kernel, "KERNEL: R of N boots with a report, F other
+# failures (T s)", and fails if any boot had a report (unless
+# --expect-reports, to measure a known-bad setting such as --cpu max) or
+# failed otherwise (a probe job that did not pass, with a clean log).
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 source "$(dirname "$0")/stages.sh"
@@ -45,7 +46,8 @@ export MMN_QEMU_CPU="$cpu"
 select_kernel # setup may have installed a newer kernel source
 sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
 out=$(run_dir boot-soak)
-total=0
+lock_run_dir "$out"
+total=0 total_failed=0
 t_all=$(date +%s)
 for k in ${kernels//,/ }; do
 	case "$k" in
@@ -61,7 +63,7 @@ for k in ${kernels//,/ }; do
 	mkdir -p "$dir"
 	build_initramfs "$dir/initramfs.cpio" "$kdir"
 	[[ "$k" == vng ]] && vng_bin=$("$MMN_ROOT/scripts/setup-vng.sh")
-	bad=0
+	bad=0 failed=0
 	t0=$(date +%s)
 	for i in $(seq 1 "$boots"); do
 		log="$dir/boot-$i.log"
@@ -69,7 +71,8 @@ for k in ${kernels//,/ }; do
 		if [[ "$k" == vng ]]; then
 			# The vng runner's own command (scripts/check.sh RUNNER=vng).
 			vng_run "$vng_bin" "$kdir" 300 "" "$dir" \
-				"insmod $MMN_ROOT/mmn_stopgap.ko && rmmod mmn_stopgap" >"$log" 2>&1 || rc=$?
+				"! { grep -qw mmn.nola57 /proc/cmdline && grep -qw la57 /proc/cpuinfo; } &&
+				 insmod $MMN_ROOT/mmn_stopgap.ko && rmmod mmn_stopgap" >"$log" 2>&1 || rc=$?
 			# --verbose puts the guest's console on stdout: no console, no verdict.
 			# vng's own exit status needs virtio-serial ports that only udev
 			# creates (255 without them, as in scripts/check.sh): the job's
@@ -81,20 +84,24 @@ for k in ${kernels//,/ }; do
 			"$MMN_ROOT/scripts/qemu-run.sh" --kernel "$kdir/arch/x86/boot/bzImage" \
 				--initrd "$dir/initramfs.cpio" --mode probe --timeout 300 --quiet \
 				--log "$log" --results "$dir/boot-$i.results" "${mem[@]}" || rc=$?
+			# A setup error (the la57=off pin that did not take) fails the boot.
+			! grep -q '^MMN-SETUP-ERROR' "$dir/boot-$i.results" || rc=1
 		fi
 		if ! "$MMN_ROOT/scripts/splat-check.sh" "$log" >"$dir/boot-$i.splat"; then
 			bad=$((bad + 1))
 			log "soak: $k boot $i: $(head -1 "$dir/boot-$i.splat")"
 		elif (( rc != 0 )); then
-			bad=$((bad + 1))
+			failed=$((failed + 1))
 			log "soak: $k boot $i: the probe job failed (exit $rc), see $log"
 		fi
 	done
 	secs=$(( $(date +%s) - t0 ))
-	echo "$k ($(basename "$kdir"), -cpu $cpu): $bad of $boots boots with a report (${secs} s)"
+	echo "$k ($(basename "$kdir"), -cpu $cpu): $bad of $boots boots with a report, $failed other failures (${secs} s)"
 	total=$((total + bad))
+	total_failed=$((total_failed + failed))
 done
 log "soak: $(( $(date +%s) - t_all )) s in all; logs in $out"
+(( total_failed == 0 )) || exit 1
 if (( expect_reports )); then
 	exit 0
 fi

@@ -45,6 +45,15 @@ hash=$( { echo "$kver"; /usr/bin/rustc --version; clang-19 --version | head -1;
 	  cat "${fragments[@]}"; } | sha256sum | cut -c1-12)
 out="$MMN_CACHE/build/${name}-${kver}-${hash}"
 kmake=(make -C "$KSRC" O="$out" ARCH=x86_64 "${KMAKE_FLAGS[@]}")
+ktimeout=${MMN_KERNEL_TIMEOUT:-3600}
+
+# lock_build DIR: one build of DIR at a time (two runs sharing $MMN_CACHE,
+# e.g. a check and a soak); bounded like the build itself, never forever.
+lock_build() {
+	mkdir -p "$MMN_CACHE/build"
+	exec 9>"$1.lock"
+	flock -w "$ktimeout" 9 || die "kernel: $1 is being built by another run for over ${ktimeout}s"
+}
 
 # verify_config CONFIG FRAGMENT...: every requested option must really be set
 # (Kconfig silently drops options whose dependencies are not met).
@@ -81,14 +90,22 @@ if [[ -n "$patches" ]]; then
 	fragargs=()
 	for f in "${fragments[@]}"; do fragargs+=(--fragment "$f"); done
 	base=$("$0" "${fragargs[@]}" --name "$name")
-	phash=$(cat "$patches"/*.patch ${pfragment:+"$pfragment"} | sha256sum | cut -c1-12)
+	# The key is what the patches change, not when they were made: the
+	# "From <sha>" and "Date:" lines of a regenerated series differ every
+	# time (make patches), and would make every run a new build.
+	phash=$(cat "$patches"/*.patch ${pfragment:+"$pfragment"} |
+		sed -E '/^From [0-9a-f]{40} /d; /^Date: /d' | sha256sum | cut -c1-12)
 	out="$MMN_CACHE/build/${name}-${kver}-${hash}-patched-${phash}"
+	lock_build "$out"
 	if [[ -f "$out/.mmn-built" ]]; then
 		log "kernel: reusing $out"
 		echo "$out"
 		exit 0
 	fi
-	psrc="$MMN_CACHE/src/linux-source-${KVER_MAJOR}-patched-${phash}"
+	psrc="$MMN_CACHE/src/linux-source-${kver}-patched-${phash}"
+	# Shared by every configuration built with these patches: one creator.
+	exec 7>"$psrc.lock"
+	flock -w "$ktimeout" 7 || die "kernel: $psrc is being created by another run"
 	if [[ ! -f "$psrc/.mmn-patched" ]]; then
 		log "kernel: patching a copy of the source ($(ls "$patches"/*.patch | wc -l) patches)"
 		rm -rf "$psrc"
@@ -102,7 +119,9 @@ if [[ -n "$patches" ]]; then
 		touch "$psrc/.mmn-patched"
 	fi
 	log "kernel: copying $(basename "$base") as the starting point"
-	rm -rf "$out.tmp"
+	# A build that failed or was interrupted left $out without .mmn-built:
+	# start again from the copy (mv into an existing directory would nest).
+	rm -rf "$out.tmp" "$out"
 	cp -a "$base" "$out.tmp"
 	rm -f "$out.tmp/.mmn-built"
 	mv "$out.tmp" "$out"
@@ -112,7 +131,7 @@ if [[ -n "$patches" ]]; then
 	# one: every path in every recorded command is the same as in the
 	# unpatched build, so make rebuilds only what the patches changed.
 	inview() {
-		unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
+		timeout --foreground "$ktimeout" unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
 			shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$out" "$base" "$@"
 	}
 	if [[ -n "$pfragment" ]]; then
@@ -134,6 +153,7 @@ if [[ -n "$patches" ]]; then
 	exit 0
 fi
 
+lock_build "$out"
 if [[ -f "$out/.mmn-built" ]]; then
 	log "kernel: reusing $out"
 	echo "$out"
@@ -162,7 +182,7 @@ while kill -0 "$pid" 2>/dev/null; do
 		last=$SECONDS
 		log "kernel: $(( SECONDS - start ))s, $(grep -cE '^  (CC|RUSTC|LD|AR)' "$buildlog" || true) steps, last: $(tail -1 "$buildlog" | cut -c1-70)"
 	fi
-	if (( SECONDS - start > ${MMN_KERNEL_TIMEOUT:-3600} )); then
+	if (( SECONDS - start > ktimeout )); then
 		kill "$pid"; die "kernel build timed out"
 	fi
 done

@@ -20,6 +20,7 @@ fi
 
 t0=$(date +%s)
 out=$(run_dir check-core)
+lock_run_dir "$out"
 
 stage_begin setup
 "$MMN_ROOT/scripts/setup.sh"

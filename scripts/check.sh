@@ -51,6 +51,7 @@ sel="$MMN_ROOT/tools/testing/selftests/mmn_stopgap"
 if [[ "$runner" == vng ]]; then
 	(( debug == 0 )) || die "RUNNER=vng is not combined with --debug"
 	out=$(run_dir check-vng)
+	lock_run_dir "$out"
 	fragments=(--name vng --fragment "$sel/config" --fragment "$sel/config.vng")
 	storm=${MMN_STORM:-2000}
 	guest_timeout=${MMN_GUEST_TIMEOUT:-3000}
@@ -58,11 +59,13 @@ elif [[ "$runner" != initramfs ]]; then
 	die "RUNNER must be initramfs (default) or vng"
 elif (( debug )); then
 	out=$(run_dir check-debug)
+	lock_run_dir "$out"
 	fragments=(--name debug --fragment "$sel/config" --fragment "$sel/config.debug")
 	storm=${MMN_STORM:-12000}
 	guest_timeout=${MMN_GUEST_TIMEOUT:-4800}
 else
 	out=$(run_dir check)
+	lock_run_dir "$out"
 	fragments=()
 	storm=${MMN_STORM:-2000}
 	guest_timeout=${MMN_GUEST_TIMEOUT:-3000}

@@ -40,6 +40,7 @@ done
 
 t0=$(date +%s)
 work=$(run_dir mutants)
+lock_run_dir "$work"
 list="$MMN_ROOT/scripts/mutants.list"
 # The mutants' names, in list order.
 mapfile -t names < <(grep -v '^#' "$list" | cut -f1 | awk 'NF && !seen[$0]++')

@@ -77,6 +77,9 @@ accel_args=(-accel tcg,thread=multi -cpu "${MMN_QEMU_CPU:-$MMN_TCG_CPU}")
 : >"$results"
 # Two emulated NUMA nodes, so that the suite can migrate pages between them.
 cmdline="console=ttyS0 loglevel=7 panic=-1 oops=panic numa=fake=2 mmn.mode=$mode $append"
+# The guest proves the pin took: with mmn.nola57 it reports a setup error if
+# /proc/cpuinfo still shows la57 (scripts/guest/init).
+[[ "${accel_args[*]}" == *la57=off* ]] && cmdline+=" mmn.nola57"
 qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m "$mem"
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
       -display none -no-reboot -monitor none -nodefaults -vga none

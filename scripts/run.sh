@@ -13,6 +13,7 @@ if [[ "${1:-}" == "--help" ]]; then
 fi
 
 out=$(run_dir run)
+lock_run_dir "$out"
 kdir=$(prepare_guest "$out")
 log "booting $kdir in QEMU (kernel log: $out/console.log)"
 echo

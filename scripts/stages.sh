@@ -9,6 +9,15 @@ run_dir() {
 	echo "$d"
 }
 
+# lock_run_dir DIR: one run at a time per run directory (two runs of one
+# target sharing $MMN_CACHE would delete each other's files). The second run
+# fails at once, it never waits. Held until the script and its children end.
+lock_run_dir() {
+	exec 8>>"$1/.lock"
+	flock -n 8 || die "another run is using $1 (pid $(cat "$1/.lock" 2>/dev/null || echo ?), or a child of it that outlived it, such as a QEMU under its timeout): wait for it, or give this one its own MMN_CACHE"
+	echo $$ >"$1/.lock"
+}
+
 # Default kernel build directory: the cached test kernel (built if missing).
 kernel_dir() {
 	"$MMN_ROOT/scripts/build-kernel.sh" "$@"
@@ -100,7 +109,7 @@ boot_guest() {
 		--log "$dir/console.log" --results "$dir/results.log" "${BOOT_ARGS[@]}" &
 	pid=$!
 	tail --pid="$pid" -n +1 -F "$dir/results.log" 2>/dev/null | tr -d '\r' |
-		grep --line-buffered "${STREAM_FILTER[@]}" | sed -u "s/^/$STREAM_PREFIX/" || true
+		grep -a --line-buffered "${STREAM_FILTER[@]}" | sed -u "s/^/$STREAM_PREFIX/" || true
 	wait "$pid" || rc=$?
 	return "$rc"
 }
@@ -127,9 +136,12 @@ prepare_guest() {
 # scan would see nothing), the runner's NUMA nodes.
 vng_run() {
 	local bin="$1" kdir="$2" secs="$3" append="$4" rwdir="$5"
+	local cpu="${MMN_QEMU_CPU:-$MMN_TCG_CPU}"
 	shift 5
+	# As in qemu-run.sh: the guest checks that the la57=off pin took.
+	[[ "$cpu" == *la57=off* ]] && append+=" mmn.nola57"
 	PATH="$bin:$PATH" timeout -k 10 "$secs" vng --verbose --run "$kdir" \
 		--disable-kvm --force-9p --cpus 2 --memory 1G --rwdir "$rwdir" \
 		--append "numa=fake=2 $append" \
-		--qemu-opts="-cpu ${MMN_QEMU_CPU:-$MMN_TCG_CPU}" --exec "$*"
+		--qemu-opts="-cpu $cpu" --exec "$*"
 }
