@@ -71,7 +71,7 @@ for k in ${kernels//,/ }; do
 		if [[ "$k" == vng ]]; then
 			# The vng runner's own command (scripts/check.sh RUNNER=vng).
 			vng_run "$vng_bin" "$kdir" 300 "" "$dir" \
-				"! { grep -qw mmn.nola57 /proc/cmdline && grep -qw la57 /proc/cpuinfo; } &&
+				"$MMN_ROOT/scripts/guest/cpu-pin.sh &&
 				 insmod $MMN_ROOT/mmn_stopgap.ko && rmmod mmn_stopgap" >"$log" 2>&1 || rc=$?
 			# --verbose puts the guest's console on stdout: no console, no verdict.
 			# vng's own exit status needs virtio-serial ports that only udev

@@ -268,11 +268,14 @@ for p in "$out/apply"/*.patch; do
 	res=$(cd "$KSRC" && ./scripts/checkpatch.pl --strict "$p" 2>&1 || true)
 	total=$(grep -E '^total:' <<<"$res" || echo "total: ? errors")
 	echo "  $(basename "$p"): $total"
-	grep -E '^(ERROR|WARNING|CHECK):' <<<"$res" | LC_ALL=C sort | uniq -c | sed 's/^/      /' || true
+	kinds=$(grep -E '^(ERROR|WARNING|CHECK):' <<<"$res" | LC_ALL=C sort | uniq -c || true)
+	[[ -z "$kinds" ]] || sed 's/^/      /' <<<"$kinds"
 	errors=$(sed -n 's/^total: \([0-9]*\) errors.*/\1/p' <<<"$res")
 	check "checkpatch --strict $(basename "$p"): no error" "$(( ${errors:-1} != 0 ))"
-	grep -E '^(WARNING|CHECK):' <<<"$res" | LC_ALL=C sort | uniq -c |
-		sed -E "s/^ +/${p##*/} /; s/^([0-9]{4})-[^ ]* /\1 /" >>"$out/checkpatch.summary" || true
+	# The warnings and checks, as "NNNN count kind" lines (errors fail above).
+	num=$(basename "$p" | cut -c1-4)
+	grep -E '^ *[0-9]+ (WARNING|CHECK):' <<<"$kinds" |
+		sed -E "s/^ +/$num /" >>"$out/checkpatch.summary" || true
 done
 # The warnings upstream/README explains, one line per kind and patch: a new
 # warning, or one gone, must show here and be explained (or fixed).

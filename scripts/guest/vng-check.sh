@@ -10,9 +10,7 @@ mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup
 : >"$results"
 echo "MMN-BOOTED: $(uname -r) mode=check runner=vng" >>"$results"
 # As in scripts/guest/init: the la57=off pin must have taken.
-if grep -qw mmn.nola57 /proc/cmdline && grep -qw la57 /proc/cpuinfo; then
-	echo "MMN-SETUP-ERROR: the guest CPU has la57 (5-level paging): the runner's la57=off did not take" >>"$results"
-fi
+"$(dirname "$0")/cpu-pin.sh" >>"$results"
 MMN_STOPGAP_KO="$ko" MMN_TESTS_DIR="$tests" MMN_RESULTS="$results" MMN_TEST_HMM_KO="$hmm" \
 	"$(dirname "$0")/check.sh"
 rc=$?
