@@ -21,6 +21,9 @@ export KVER
 endif
 TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
 	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
+# Debian's cargo-web and rustc-web (scripts/setup.sh), never a cargo that
+# happens to be first on PATH.
+CARGO := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc /usr/bin/cargo
 # The kernel source scripts/config.sh selects (KVER=7.2 for another version).
 KSRC = $(shell bash -c 'source scripts/config.sh && echo "$$KSRC"')
 
@@ -89,11 +92,13 @@ rust-analyzer:
 	scripts/rust-analyzer-extmod.py $(ROOT)/rust-project.json $(ROOT)
 
 host-test:
-	cd host && cargo test
+	@scripts/setup.sh >/dev/null
+	cd host && $(CARGO) test
 
 FUZZ_ITERATIONS ?= 100000000
 fuzz:
-	cd host && cargo run --release --bin fuzz -- --iterations $(FUZZ_ITERATIONS)
+	@scripts/setup.sh >/dev/null
+	cd host && $(CARGO) run --release --bin fuzz -- --iterations $(FUZZ_ITERATIONS)
 
 run:
 	@scripts/run.sh

@@ -100,7 +100,7 @@ run_tap "kmemleak attribution fixtures" "$MMN_ROOT/scripts/tests/kmemleak-fixtur
 run_tap "verdict fixtures" "$MMN_ROOT/scripts/tests/verdict-fixtures.sh"
 log "host: cargo test (parser and policy, the same files the module compiles)"
 cargo_rc=0
-cargo_out=$(cd "$MMN_ROOT/host" && timeout 900 cargo test --quiet 2>&1) || cargo_rc=$?
+cargo_out=$(cd "$MMN_ROOT/host" && timeout 900 "$CARGO" test --quiet 2>&1) || cargo_rc=$?
 echo "$cargo_out" | grep -E '^test result|FAILED|panicked|error' | sed 's/^/  /'
 read -r p f < <(echo "$cargo_out" | awk '/^test result:/ {
 	for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
@@ -109,7 +109,7 @@ read -r p f < <(echo "$cargo_out" | awk '/^test result:/ {
 if (( cargo_rc != 0 && f == 0 )); then f=1; fi
 record "$p" "$f" 0 "host cargo test (exit $cargo_rc)"
 log "host: fuzzing the parser and the rule (10 M inputs, at most 45 s)"
-if fuzz_out=$(cd "$MMN_ROOT/host" && timeout 600 cargo run --quiet --release --bin fuzz -- \
+if fuzz_out=$(cd "$MMN_ROOT/host" && timeout 600 "$CARGO" run --quiet --release --bin fuzz -- \
 	--iterations 10000000 --seconds 45 2>&1); then
 	record 1 0 0
 else

@@ -15,9 +15,18 @@ kver_installed() {
 		[[ -f "$MMN_CACHE/src/linux-source-$1/Makefile" ]]
 }
 
-# Whether the apt archive offers linux-source-$1.
+# Whether the apt archive offers linux-source-$1. The output is captured
+# before it is searched: `apt-cache ... | grep -q` under pipefail fails with
+# 141 when grep exits before apt-cache has written everything.
 kver_in_archive() {
-	apt-cache policy "linux-source-$1" 2>/dev/null | grep -q 'Candidate: [0-9]'
+	apt_has_candidate "linux-source-$1"
+}
+
+# Whether apt has an install candidate for every package named.
+apt_has_candidate() {
+	local out
+	out=$(apt-cache policy "$@" 2>/dev/null) || return 1
+	[[ $(grep -c 'Candidate: [0-9]' <<<"$out") -eq $# ]]
 }
 
 # Sets KVER_MAJOR, KSRC_PKG and KSRC: KVER=7.2 names the version; by default
@@ -44,6 +53,13 @@ BINDGEN_ROOT="${MMN_CACHE}/cargo"
 BINDGEN="${BINDGEN_ROOT}/bin/bindgen"
 
 export PATH="${BINDGEN_ROOT}/bin:${PATH}"
+
+# The Rust toolchain is Debian's (rustc-web, cargo-web: scripts/setup.sh),
+# never one that happens to be first on PATH (a rustup toolchain has no
+# rust-src and is not on a user's machine). Cargo and what it runs (build
+# scripts, cargo-mutants) find rustc and cargo through these.
+export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO=/usr/bin/cargo
+cargo() { /usr/bin/cargo "$@"; }
 
 # The toolchain the kernel is built with (see README: rustup's rustc has no
 # rust-src, Debian's rustc-web has).

@@ -29,8 +29,9 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/modules,tests,guest}
 cp /bin/busybox "$root/bin/busybox"
-file "$root/bin/busybox" 2>/dev/null | grep -q 'statically linked' ||
-	ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
+# ldd (libc-bin, on every Debian) exits 1 on a static binary: capture, then look.
+ldd_out=$(ldd /bin/busybox 2>&1 || true)
+grep -q 'not a dynamic' <<<"$ldd_out" ||
 	die "/bin/busybox is not static (install busybox-static)"
 cp "$MMN_ROOT/scripts/guest/init" "$root/init"
 cp "$MMN_ROOT"/scripts/guest/*.sh "$root/guest/"

@@ -91,7 +91,7 @@ judge() {
 	local tree="$work/tree" dir="$work/run" out rc=0 first hint
 	hint=$(grep -v '^#' "$list" | awk -F'\t' -v n="${1:-}" '$1 == n && $6 { print $6; exit }')
 	mkdir -p "$dir"
-	out=$(cd "$tree/host" && timeout 900 cargo test --quiet 2>&1) || rc=$?
+	out=$(cd "$tree/host" && timeout 900 "$CARGO" test --quiet 2>&1) || rc=$?
 	if (( rc != 0 )); then
 		first=$(grep -m1 -oE '^---- [^ ]+' <<<"$out" | cut -d' ' -f2)
 		echo "killed by host: cargo test ${first:-(exit $rc)}"
@@ -199,7 +199,7 @@ cargo_mutants() {
 	local cm="$MMN_CACHE/cargo/bin/cargo-mutants" dir="$work/cargo-mutants"
 	if [[ ! -x "$cm" ]]; then
 		log "mutants: cargo install --locked cargo-mutants (about 10 minutes)"
-		timeout 3600 cargo install --locked --quiet --root "$MMN_CACHE/cargo" cargo-mutants@^27 >&2
+		timeout 3600 "$CARGO" install --locked --quiet --root "$MMN_CACHE/cargo" cargo-mutants@^27 >&2
 	fi
 	rm -rf "$dir"
 	copy "$dir"

@@ -15,7 +15,7 @@ fi
 
 APT_SOURCES=/etc/apt/sources.list.d/mmn-stopgap.sources
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev
-      rustc-web rust-web-src rust-web-clippy rustfmt-web
+      rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
       busybox-static flex bison bc libelf-dev libssl-dev cpio kmod
       make gcc libc6-dev python3 gnuplot-nox)
 QEMU_PKGS=(qemu-system-x86)
@@ -73,7 +73,7 @@ ksrc_pkg=("${KSRC_PKG}")
 mapfile -t need < <(missing_pkgs "${PKGS[@]}" "${ksrc_pkg[@]}")
 mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")
 if (( ${#need[@]} + ${#needq[@]} )); then
-	if ! apt-cache policy "${KSRC_PKG}" "${QEMU_PKGS[@]}" | grep -q 'Candidate: [0-9]'; then
+	if ! apt_has_candidate "${KSRC_PKG}" "${QEMU_PKGS[@]}"; then
 		as_root timeout 600 apt-get update -q
 	fi
 fi
@@ -109,7 +109,7 @@ mkdir -p "$MMN_CACHE"
 if [[ ! -x "$BINDGEN" ]]; then
 	log "setup: cargo install --locked bindgen-cli (about 1 minute)"
 	LIBCLANG_PATH=/usr/lib/llvm-19/lib timeout 1800 \
-		cargo install --locked --quiet --root "$BINDGEN_ROOT" \
+		"$CARGO" install --locked --quiet --root "$BINDGEN_ROOT" \
 		bindgen-cli@^0.73
 fi
 log "setup: $("$BINDGEN" --version)"
