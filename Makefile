@@ -28,6 +28,7 @@ CARGO := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc /usr/bin/cargo
 KSRC = $(shell bash -c 'source scripts/config.sh && echo "$$KSRC"')
 
 .PHONY: all modules module run check check-debug check-core boot-soak mutants patches api-check bench kernel setup clippy \
+	fresh fresh-setup \
 	fmt fmt-check \
 	rust-analyzer host-test fuzz clean help
 
@@ -38,6 +39,9 @@ help:
 	@echo '  make run          boot the test kernel in QEMU and run the demo'
 	@echo '  make check        all tests: host tests, kselftests in QEMU, splat scan'
 	@echo '                    (RUNNER=vng: boot with virtme-ng instead of the initramfs)'
+	@echo '  make fresh        the newcomer path: a clean Debian 12 root (debootstrap), a clean'
+	@echo '                    clone, an empty cache, then make run and make check in it'
+	@echo '  make fresh-setup  the same up to setup and the host tests (what CI runs too)'
 	@echo '  make check-debug  the same on a KASAN/kmemleak/debugobjects/failslab kernel'
 	@echo '  make check-core   the raw-core reproducer: expected to wedge on the stock'
 	@echo '                    kernel (known core bug), to pass with patches/ applied'
@@ -105,6 +109,12 @@ run:
 
 check:
 	@scripts/check.sh
+
+fresh:
+	@scripts/fresh.sh
+
+fresh-setup:
+	@scripts/fresh.sh --stage setup
 
 check-debug:
 	@scripts/check.sh --debug

@@ -24,7 +24,7 @@ USAGE
 }
 
 fragments=()
-name=test
+name="test"
 patches=""
 pfragment=""
 while (( $# )); do
@@ -41,7 +41,7 @@ done
 
 [[ -f "$KSRC/Makefile" ]] || die "no kernel source at $KSRC: run scripts/setup.sh"
 kver=$(make -s -C "$KSRC" kernelversion)
-hash=$( { echo "$kver"; /usr/bin/rustc --version; clang-19 --version | head -1;
+hash=$( { echo "$kver"; /usr/bin/rustc --version; clang-19 --version | first 1;
 	  cat "${fragments[@]}"; } | sha256sum | cut -c1-12)
 out="$MMN_CACHE/build/${name}-${kver}-${hash}"
 kmake=(make -C "$KSRC" O="$out" ARCH=x86_64 "${KMAKE_FLAGS[@]}")
@@ -107,7 +107,8 @@ if [[ -n "$patches" ]]; then
 	exec 7>"$psrc.lock"
 	flock -w "$ktimeout" 7 || die "kernel: $psrc is being created by another run"
 	if [[ ! -f "$psrc/.mmn-patched" ]]; then
-		log "kernel: patching a copy of the source ($(ls "$patches"/*.patch | wc -l) patches)"
+		npatches=$(compgen -G "$patches/*.patch" | wc -l)
+		log "kernel: patching a copy of the source ($npatches patches)"
 		rm -rf "$psrc"
 		# Hard links: GNU patch writes each patched file anew, the pristine
 		# tree keeps its own.
@@ -131,10 +132,10 @@ if [[ -n "$patches" ]]; then
 	# one: every path in every recorded command is the same as in the
 	# unpatched build, so make rebuilds only what the patches changed.
 	inview() {
-		timeout --foreground "$ktimeout" unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
-			shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$out" "$base" "$@"
+		VIEW_TIMEOUT=$ktimeout in_view "$psrc" "$out" "$base" "$@"
 	}
 	if [[ -n "$pfragment" ]]; then
+		# shellcheck disable=SC2016 # the inner bash expands $1..$3
 		inview bash -c 'cd "$1" && "$2/scripts/kconfig/merge_config.sh" -m -O "$1" \
 			"$1/.config" "$3" >/dev/null' _ "$base" "$KSRC" "$pfragment"
 		inview "${kmake[@]/#O=*/O=$base}" -s olddefconfig >/dev/null

@@ -53,7 +53,7 @@ for kind in stock patched; do
 	boot_guest core "$kdir" "$out/$kind/initramfs.cpio" "$out/$kind" 600 || true
 	verdict=$("$MMN_ROOT/scripts/core-verdict.sh" "$kind" "$out/$kind/results.log" \
 		"$out/$kind/console.log" || true)
-	echo "$verdict" | sed 's/^/  /'
+	indent '  ' <<<"$verdict"
 	PASS=$((PASS + $(grep -c '^ok' <<<"$verdict" || true)))
 	FAIL=$((FAIL + $(grep -c '^not ok' <<<"$verdict" || true)))
 	stage_end

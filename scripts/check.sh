@@ -95,6 +95,8 @@ run_tap "compile-fail checks" "$MMN_ROOT/scripts/compile-fail.sh" "$kdir"
 stage_end
 
 stage_begin host-tests
+run_tap "setup decisions (stub apt)" "$MMN_ROOT/scripts/tests/setup-decisions.sh"
+run_tap "shellcheck" "$MMN_ROOT/scripts/shellcheck.sh"
 run_tap "splat detector fixtures" "$MMN_ROOT/scripts/tests/splat-fixtures.sh"
 run_tap "kmemleak attribution fixtures" "$MMN_ROOT/scripts/tests/kmemleak-fixtures.sh"
 run_tap "verdict fixtures" "$MMN_ROOT/scripts/tests/verdict-fixtures.sh"
@@ -195,7 +197,7 @@ if splats=$("$MMN_ROOT/scripts/splat-check.sh" "$out/console.log"); then
 	record 1 0 0
 	log "guest log: no WARN/BUG/lockdep/KASAN/Call Trace"
 else
-	echo "$splats" | head -40 >&2
+	first 40 <<<"$splats" >&2
 	record 0 1 0 "kernel splat in guest log ($out/console.log)"
 fi
 if (( debug )); then
@@ -204,7 +206,7 @@ if (( debug )); then
 	else
 		record 0 1 0 "kmemleak: leak attributable to mmn_stopgap (or no scan)"
 	fi
-	echo "$leaks" | sed 's/^/[mmn] /' >&2
+	indent '[mmn] ' <<<"$leaks" >&2
 fi
 secs=$(tr -d '\r' <"$out/results.log" | sed -n 's/^MMN-GUEST-SECS: //p')
 log "guest: suite ran ${secs:-?}s inside the guest"

@@ -30,7 +30,7 @@ for c in "${cases[@]}"; do
 	[[ -n "$c" ]] || continue
 	i=$((i + 1))
 	name=$(basename "$c" .rs)
-	want=$(sed -n 's|^// expect: ||p' "$c" | head -1)
+	want=$(sed -n 's|^// expect: ||{p;q}' "$c")
 	if [[ -z "$want" ]]; then
 		echo "not ok $i compile-fail $name: no \"// expect: ...\" line (any error would do)"
 		rc=1
@@ -51,7 +51,7 @@ for c in "${cases[@]}"; do
 			echo "ok $i compile-fail $name: builds"
 		else
 			echo "not ok $i compile-fail $name: the harness itself does not build"
-			echo "$out" | grep -E '^(error|warning)' -A 6 | head -20 | sed 's/^/# /'
+			grep -E '^(error|warning)' -A 6 <<<"$out" | first 20 | indent '# '
 			rc=1
 		fi
 	elif (( built )); then
@@ -61,7 +61,7 @@ for c in "${cases[@]}"; do
 		echo "ok $i compile-fail $name: \"$want\""
 	else
 		echo "not ok $i compile-fail $name: failed, but not with \"$want\""
-		echo "$out" | grep -E '^error' -A 4 | head -12 | sed 's/^/# /'
+		grep -E '^error' -A 4 <<<"$out" | first 12 | indent '# '
 		rc=1
 	fi
 done

@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared settings for every mmn-stopgap script. Sourced, never executed.
+# shellcheck shell=bash disable=SC2034 # the settings are used by the scripts that source this
 # The kernel versions live here and only here.
 
 MMN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MMN_CACHE="${MMN_CACHE:-${HOME}/.cache/mmn-stopgap}"
+# Where Debian's linux-source-<version> packages put their tarball
+# (scripts/tests/setup-decisions.sh points it elsewhere).
+MMN_USR_SRC="${MMN_USR_SRC:-/usr/src}"
 
 # The kernels the project is verified on (README, "Supported kernels"), newest
 # first: Debian's linux-source-<version> packages (trixie-backports).
@@ -11,7 +15,7 @@ MMN_KVERS=(7.3 7.2)
 
 # Whether linux-source-$1 is on this machine (package or unpacked source).
 kver_installed() {
-	compgen -G "/usr/src/linux-source-$1.tar.*" >/dev/null ||
+	compgen -G "$MMN_USR_SRC/linux-source-$1.tar.*" >/dev/null ||
 		[[ -f "$MMN_CACHE/src/linux-source-$1/Makefile" ]]
 }
 
@@ -70,6 +74,28 @@ KMAKE_FLAGS=(LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 # The QEMU CPU model of every TCG guest (initramfs, debug, bench and vng
 # runners): 5-level paging off, see scripts/qemu-run.sh.
 MMN_TCG_CPU="max,la57=off"
+
+# indent PREFIX: copies stdin to stdout with PREFIX before every line.
+indent() { sed "s/^/$1/"; }
+
+# first [N]: the first N lines of stdin (default 1). Unlike `head`, it reads
+# all of its input, so that under pipefail the writer never dies of SIGPIPE
+# (status 141) when the reader is done early. Use it, or `grep >/dev/null`
+# for `grep -q`, at the end of every pipe.
+first() { awk -v n="${1:-1}" 'NR <= n'; }
+
+# in_view PATCHED_SRC BUILD BASE COMMAND...: runs COMMAND in a private mount
+# namespace where PATCHED_SRC is mounted over $KSRC and BUILD over BASE (the
+# unpatched build it was copied from), so that every path a kernel build
+# recorded stays the same (scripts/build-kernel.sh --patches). VIEW_TIMEOUT=S
+# bounds it.
+in_view() {
+	local bound=()
+	[[ -z "${VIEW_TIMEOUT:-}" ]] || bound=(timeout --foreground "$VIEW_TIMEOUT")
+	# shellcheck disable=SC2016 # the inner bash expands $1..$4
+	"${bound[@]}" unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
+		shift 4 && exec "$@"' _ "$1" "$KSRC" "$2" "$3" "${@:4}"
+}
 
 log() { printf '[mmn] %s\n' "$*" >&2; }
 die() { printf '[mmn] error: %s\n' "$*" >&2; exit 1; }

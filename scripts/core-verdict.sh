@@ -42,6 +42,6 @@ else
 fi
 expect "no other splat in the kernel log" test "$other" -eq 0
 if (( other > 0 )); then
-	grep -vE 'blocked for more than|Call Trace:|hung_task' <<<"$splats" | head -5 | sed 's/^/#   /'
+	grep -vE 'blocked for more than|Call Trace:|hung_task' <<<"$splats" | awk 'NR <= 5 { print "#   " $0 }'
 fi
 exit $rc

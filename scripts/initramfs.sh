@@ -49,4 +49,4 @@ echo "nogroup:x:65534:" >>"$root/etc/group"
 (cd "$root" && find . -print0 | sort -z |
 	cpio --null -o -H newc --owner=0:0 --quiet) >"$out.tmp"
 mv "$out.tmp" "$out"
-log "initramfs: $out ($(du -h "$out" | cut -f1), ${#modules[@]} module(s), $(ls "$root/tests" | wc -l) test binaries)"
+log "initramfs: $out ($(du -h "$out" | cut -f1), ${#modules[@]} module(s), $(find "$root/tests" -maxdepth 1 -type f | wc -l) test binaries)"

@@ -89,7 +89,7 @@ copy() {
 # Prints "killed by <case>", "survived" or "not built: ...".
 judge() {
 	local tree="$work/tree" dir="$work/run" out rc=0 first hint
-	hint=$(grep -v '^#' "$list" | awk -F'\t' -v n="${1:-}" '$1 == n && $6 { print $6; exit }')
+	hint=$(awk -F'\t' -v n="${1:-}" '!/^#/ && $1 == n && $6 { print $6; exit }' "$list")
 	mkdir -p "$dir"
 	out=$(cd "$tree/host" && timeout 900 "$CARGO" test --quiet 2>&1) || rc=$?
 	if (( rc != 0 )); then
@@ -116,8 +116,8 @@ judge() {
 		echo "killed by $first"
 		return
 	fi
-	local p f s
-	read -r p f s < <("$MMN_ROOT/scripts/verdict.sh" "$dir/results.log" \
+	local f
+	read -r _ f _ < <("$MMN_ROOT/scripts/verdict.sh" "$dir/results.log" \
 		"$MMN_ROOT/tools/testing/selftests/mmn_stopgap/manifest" 2>"$dir/failures.txt")
 	if (( f > 0 )); then
 		echo "killed by verdict: $(head -1 "$dir/failures.txt" | sed 's/^not ok - //')"
@@ -172,7 +172,7 @@ for name in "${names[@]}"; do
 		result[$name]="does not apply"
 		continue
 	fi
-	log "mutant $name: $(grep -v '^#' "$list" | awk -F'\t' -v n="$name" '$1 == n && $5 { print $5; exit }')"
+	log "mutant $name: $(awk -F'\t' -v n="$name" '!/^#/ && $1 == n && $5 { print $5; exit }' "$list")"
 	result[$name]=$(judge "$name")
 	secs[$name]=$(( $(date +%s) - m0 ))
 	log "mutant $name: ${result[$name]} (${secs[$name]}s)"
@@ -181,7 +181,7 @@ for name in "${names[@]}"; do
 	survived)
 		total=$((total + 1))
 		survived+=("$name")
-		printf '%s\n' "${EXPLAINED[@]}" | grep -qx "$name" || unexplained+=("$name")
+		[[ " ${EXPLAINED[*]} " == *" $name "* ]] || unexplained+=("$name")
 		;;
 	*) broken=1 ;;
 	esac

@@ -242,10 +242,9 @@ while read -r kind arg; do
 	*) die "upstream/series: unknown kind $kind" ;;
 	esac
 done <"$up/series"
-subject=$(head -1 "$up/cover-letter")
 git -C "$repo" format-patch -q --cover-letter --subject-prefix="RFC PATCH" \
 	-o "$out/series" base..HEAD
-cover=$(ls "$out/series"/0000-*.patch)
+cover=$(compgen -G "$out/series/0000-*.patch")
 /usr/bin/python3 - "$cover" "$up/cover-letter" <<'PY'
 import sys
 cover, src = sys.argv[1:]
@@ -258,18 +257,19 @@ for p in "$out/series"/*.patch; do
 	[[ "$p" == "$cover" ]] || cp "$p" "$out/apply/"
 done
 log "series: $n patches and a cover letter in $out/series"
-(cd "$out/series" && ls | sed 's/^/  /')
+find "$out/series" -maxdepth 1 -type f -printf '  %f\n' | LC_ALL=C sort
 stage_end
 
 # --- 2. checkpatch -----------------------------------------------------------
 stage_begin checkpatch
 rm -f "$out/checkpatch.summary"
 for p in "$out/apply"/*.patch; do
-	res=$(cd "$KSRC" && ./scripts/checkpatch.pl --strict "$p" 2>&1 || true)
+	# checkpatch exits non-zero on any finding: the findings are judged below.
+	res=$(cd "$KSRC" && { ./scripts/checkpatch.pl --strict "$p" 2>&1 || true; })
 	total=$(grep -E '^total:' <<<"$res" || echo "total: ? errors")
 	echo "  $(basename "$p"): $total"
 	kinds=$(grep -E '^(ERROR|WARNING|CHECK):' <<<"$res" | LC_ALL=C sort | uniq -c || true)
-	[[ -z "$kinds" ]] || sed 's/^/      /' <<<"$kinds"
+	[[ -z "$kinds" ]] || indent '      ' <<<"$kinds"
 	errors=$(sed -n 's/^total: \([0-9]*\) errors.*/\1/p' <<<"$res")
 	check "checkpatch --strict $(basename "$p"): no error" "$(( ${errors:-1} != 0 ))"
 	# The warnings and checks, as "NNNN count kind" lines (errors fail above).
@@ -281,7 +281,7 @@ done
 # warning, or one gone, must show here and be explained (or fixed).
 res=$(diff "$up/checkpatch.expected" "$out/checkpatch.summary") && rc=0 || rc=$?
 check "checkpatch: the warnings are exactly those upstream/README explains (upstream/checkpatch.expected)" "$rc"
-(( rc == 0 )) || echo "$res" | head -20 | sed 's/^/    /'
+(( rc == 0 )) || first 20 <<<"$res" | indent '    '
 stage_end
 
 if (( no_build )); then
@@ -301,7 +301,7 @@ check "the series applies to linux $kver and the kernel builds in the tree" "$rc
 # build's own log: only what the patches touched was rebuilt).
 bwarn=$(grep -E 'warning:' "$kdir/build.log" | grep -E 'mm/mmu_notifier|rust/helpers/mmu_notifier|rust/kernel/mm|samples/rust/mmn_stopgap' || true)
 check "no C compiler warning in the files of the series (the patched build's log; Rust: CLIPPY=1 below)" "$(( ${#bwarn} != 0 ))"
-[[ -z "$bwarn" ]] || echo "$bwarn" | head -10 | sed 's/^/    /'
+[[ -z "$bwarn" ]] || first 10 <<<"$bwarn" | indent '    '
 # Each change of the series is a new patched build (1 GB) and source copy:
 # keep only this one of the upstream configuration.
 for d in "$base"-patched-*; do
@@ -325,14 +325,13 @@ lintdir="$out/lint-build"
 trap 'rm -rf "$lintdir"' EXIT
 rm -rf "$lintdir" && cp -a "$kdir" "$lintdir"
 inview() {
-	unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
-		shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$lintdir" "$pbase" "$@"
+	in_view "$psrc" "$lintdir" "$pbase" "$@"
 }
 kmake=(make -C "$KSRC" O="$pbase" ARCH=x86_64 "${KMAKE_FLAGS[@]}")
 new_rs='rust/kernel/mm/mmu_notifier\.rs|samples/rust/mmn_stopgap/'
 res=$(inview "${kmake[@]}" rustfmtcheck 2>&1) && rc=0 || rc=$?
 check "rustfmtcheck" "$rc"
-(( rc == 0 )) || echo "$res" | head -20 | sed 's/^/    /'
+(( rc == 0 )) || first 20 <<<"$res" | indent '    '
 res=$(inview "${kmake[@]}" -j"$(nproc)" CLIPPY=1 vmlinux modules 2>&1) && rc=0 || rc=$?
 echo "$res" >"$out/lint-clippy.log"
 warn=$(grep -E -A3 '^(warning|error)' <<<"$res" | grep -E -B1 -- "--> .*($new_rs)" || true)
@@ -340,11 +339,11 @@ warn=$(grep -E -A3 '^(warning|error)' <<<"$res" | grep -E -B1 -- "--> .*($new_rs
 linted=$(grep -cE '^  CLIPPY (L rust/kernel\.o|\[M\] samples/rust/mmn_stopgap/mmn_stopgap\.o)$' <<<"$res" || true)
 check "CLIPPY=1: the kernel crate and the sample linted ($linted of 2), no warning in the new Rust files" \
 	"$(( rc != 0 || linted != 2 || ${#warn} != 0 ))"
-[[ -z "$warn" ]] || echo "$warn" | head -20 | sed 's/^/    /'
+[[ -z "$warn" ]] || first 20 <<<"$warn" | indent '    '
 res=$(inview "${kmake[@]}" -j"$(nproc)" rustdoc 2>&1) && rc=0 || rc=$?
 warn=$(grep -E -A3 '^(warning|error)' <<<"$res" | grep -E -B1 -- "--> .*($new_rs)" || true)
 check "rustdoc: no warning in the new Rust files" "$(( rc != 0 || ${#warn} != 0 ))"
-[[ -z "$warn" ]] || echo "$warn" | head -20 | sed 's/^/    /'
+[[ -z "$warn" ]] || first 20 <<<"$warn" | indent '    '
 # kernel-doc: the new helper file must be clean; mm/mmu_notifier.c must get no
 # warning the pristine file does not have (7.3.4 has four of its own). Line
 # numbers are dropped before comparing: the patches move lines.
@@ -353,7 +352,7 @@ res=$( { kdoc "$psrc/rust/helpers/mmu_notifier.c"
 	comm -13 <(kdoc "$KSRC/mm/mmu_notifier.c" | sort) <(kdoc "$psrc/mm/mmu_notifier.c" | sort); } )
 check "kernel-doc -Wall: rust/helpers/mmu_notifier.c clean, no new warning in mm/mmu_notifier.c" \
 	"$(( ${#res} != 0 ))"
-[[ -z "$res" ]] || echo "$res" | head -10 | sed 's/^/    /'
+[[ -z "$res" ]] || first 10 <<<"$res" | indent '    '
 rm -rf "$lintdir"
 trap - EXIT
 stage_end
@@ -366,12 +365,12 @@ rm -rf "$out/selftests" && mkdir -p "$out/selftests"
 res=$(make -B -C "$psrc/tools/testing/selftests/mmn_stopgap" OUTPUT="$out/selftests" \
 	LDFLAGS=-static 2>&1) && rc=0 || rc=$?
 # Every binary of the manifest plus core_repro (TEST_GEN_FILES), no warning.
-nbin=$(ls "$out/selftests" | wc -l)
+nbin=$(find "$out/selftests" -maxdepth 1 -type f | wc -l)
 want=$(( $(grep -cvE '^(#|$)' "$sel/manifest") + 1 ))
 cwarn=$(grep -c 'warning:' <<<"$res" || true)
 check "the series' kselftests build in the tree ($nbin of $want binaries, $cwarn warnings)" \
 	"$(( rc != 0 || nbin != want || cwarn != 0 ))"
-(( rc == 0 && cwarn == 0 )) || echo "$res" | grep -E 'error|warning' | head -10 | sed 's/^/    /'
+(( rc == 0 && cwarn == 0 )) || grep -E 'error|warning' <<<"$res" | first 10 | indent '    '
 sample="$kdir/samples/rust/mmn_stopgap/mmn_stopgap.ko"
 check "the sample is built (samples/rust/mmn_stopgap/mmn_stopgap.ko)" "$([[ -f $sample ]]; echo $?)"
 mkdir -p "$out/boot"
@@ -387,7 +386,7 @@ ours=$(grep -E '^ +(not )?ok [0-9]+ rust_doctest_kernel_mm_mmu_notifier' <<<"$kt
 dp=$(grep -E '^ +ok ' <<<"$ours" | grep -cv '# SKIP' || true)
 df=$(grep -cE '^ +not ok |# SKIP' <<<"$ours" || true)
 all=$(grep -E '^ +(not )?ok [0-9]+ rust_doctest_kernel_' <<<"$ktap" || true)
-echo "$ours" | sed 's/^ */  /'
+awk '{ sub(/^ */, "  "); print }' <<<"$ours"
 log "KUnit: the abstraction's doctests: $dp passed, $df failed or skipped (all kernel doctests: $(grep -cE '^ +ok ' <<<"$all" || true) ok of $(grep -c . <<<"$all" || true))"
 # One KUnit case per example (```-fenced block) of the file.
 examples=$(( $(grep -cE '^\s*/// ```' "$psrc/rust/kernel/mm/mmu_notifier.rs") / 2 ))
@@ -405,7 +404,7 @@ for what in loaded basic_test unloaded; do
 done
 splats=$("$MMN_ROOT/scripts/splat-check.sh" "$out/boot/console.log") && rc=0 || rc=$?
 check "no WARN/BUG/lockdep/KASAN in the guest log" "$rc"
-(( rc == 0 )) || echo "$splats" | head -20 | sed 's/^/    /'
+(( rc == 0 )) || first 20 <<<"$splats" | indent '    '
 stage_end
 
 echo

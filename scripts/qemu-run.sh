@@ -69,7 +69,7 @@ fi
 # window sees pgtable_l5_enabled() false (Documentation/mmn_stopgap.rst,
 # "Early-boot KASAN report under 5-level paging"; patches/0002 fixes the
 # kernel). MMN_QEMU_CPU overrides it (scripts/boot-soak.sh measures both).
-accel_args=(-accel tcg,thread=multi -cpu "${MMN_QEMU_CPU:-$MMN_TCG_CPU}")
+accel_args=(-accel "tcg,thread=multi" -cpu "${MMN_QEMU_CPU:-$MMN_TCG_CPU}")
 # Under KVM the host's CPU, with 5-level paging off as well (MMN_QEMU_CPU
 # overrides it there too).
 [[ "$accel" == kvm ]] && accel_args=(-accel kvm -cpu "${MMN_QEMU_CPU:-host,la57=off}")

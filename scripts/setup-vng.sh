@@ -12,5 +12,5 @@ if [[ ! -x "$venv/bin/vng" ]]; then
 	python3 -m venv "$venv" >&2
 	timeout 600 "$venv/bin/pip" install -q "virtme-ng>=1.42" >&2
 fi
-log "setup: $("$venv/bin/vng" --version 2>&1 | head -1)"
+log "setup: $("$venv/bin/vng" --version 2>&1 | first 1)"
 echo "$venv/bin"

@@ -8,16 +8,33 @@
 set -euo pipefail
 source "$(dirname "$0")/config.sh"
 
-if [[ "${1:-}" == "--help" ]]; then
-	echo "usage: $0   install toolchain, QEMU and kernel source (idempotent)"
+apt_only=0
+case "${1:-}" in
+--help)
+	cat <<USAGE
+usage: $0 [--apt-only]   install toolchain, QEMU and kernel source (idempotent)
+  --apt-only: the apt suites, the kernel choice and the Debian packages only
+  (no bindgen, no unpacking); scripts/tests/setup-decisions.sh tests them so.
+  KVER=7.2 names the kernel; MMN_APT_SOURCES and MMN_USR_SRC move the apt
+  source file and the kernel tarballs' directory (for the tests).
+USAGE
 	exit 0
-fi
+	;;
+--apt-only) apt_only=1 ;;
+"") ;;
+*) die "unknown argument $1 (--help)" ;;
+esac
 
-APT_SOURCES=/etc/apt/sources.list.d/mmn-stopgap.sources
+APT_SOURCES=${MMN_APT_SOURCES:-/etc/apt/sources.list.d/mmn-stopgap.sources}
+# Every tool a stage calls that a plain Debian 12 (debootstrap --variant=minbase)
+# lacks: the kernel toolchain, Debian's Rust 1.96 with cargo (cargo-web: plain
+# cargo is 0.66), the initramfs and plot tools, shellcheck, git (make patches,
+# scripts/shellcheck.sh), xz (the kernel tarball), the CA store (crates.io).
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev
       rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
       busybox-static flex bison bc libelf-dev libssl-dev cpio kmod
-      make gcc libc6-dev python3 gnuplot-nox)
+      make gcc libc6-dev python3 gnuplot-nox shellcheck git xz-utils
+      ca-certificates)
 QEMU_PKGS=(qemu-system-x86)
 
 as_root() {
@@ -54,7 +71,7 @@ if ! kver_installed "$KVER_MAJOR" && ! kver_in_archive "$KVER_MAJOR"; then
 	select_kernel
 fi
 if ! kver_installed "$KVER_MAJOR" && ! kver_in_archive "$KVER_MAJOR"; then
-	offered=$(apt-cache search --names-only '^linux-source-[0-9.]*$' | cut -d' ' -f1 | tr '\n' ' ')
+	offered=$(apt-cache search --names-only '^linux-source-[0-9.]*$' | cut -d' ' -f1 | sort -V | paste -sd' ' || true)
 	die "${KSRC_PKG} is neither installed nor in the archive (offered: ${offered:-none}); supported: ${MMN_KVERS[*]}"
 fi
 how="KVER=${KVER:-}"
@@ -101,8 +118,10 @@ if (( ${#needq[@]} )); then
 	mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")
 	(( ${#needq[@]} == 0 )) || die "packages still missing: ${needq[*]}"
 else
-	log "setup: QEMU present ($(qemu-system-x86_64 --version | head -1))"
+	log "setup: QEMU present ($(qemu-system-x86_64 --version | first 1))"
 fi
+
+(( apt_only == 0 )) || exit 0
 
 # 4. bindgen, into the cache (the kernel needs >= 0.71.1).
 mkdir -p "$MMN_CACHE"
@@ -116,7 +135,7 @@ log "setup: $("$BINDGEN" --version)"
 
 # 5. Kernel source, unpacked into the cache.
 if [[ ! -f "$KSRC/Makefile" ]]; then
-	tarball=$(ls /usr/src/linux-source-"${KVER_MAJOR}".tar.* 2>/dev/null | head -1)
+	tarball=$(compgen -G "${MMN_USR_SRC}/linux-source-${KVER_MAJOR}.tar.*" | sort | sed -n 1p || true)
 	[[ -n "$tarball" ]] || die "no /usr/src/linux-source-${KVER_MAJOR}.tar.*"
 	log "setup: unpacking $tarball into $(dirname "$KSRC")"
 	mkdir -p "$(dirname "$KSRC")"

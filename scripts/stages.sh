@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build stages shared by check.sh, run.sh and bench.sh. Sourced, never executed.
+# shellcheck shell=bash
 # Needs config.sh sourced first.
 
 # Where one target keeps its outputs (initramfs, logs, selftest binaries).
@@ -30,9 +31,7 @@ module_make() {
 	local kdir="$1" psrc base; shift
 	if [[ -f "$kdir/.mmn-view" ]]; then
 		{ read -r psrc; read -r base; } <"$kdir/.mmn-view"
-		unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
-			shift 4 && exec "$@"' _ "$psrc" "$KSRC" "$kdir" "$base" \
-			make -C "$base" M="${MMN_MODULE_DIR:-$MMN_ROOT}" "${KMAKE_FLAGS[@]}" "$@"
+		in_view "$psrc" "$kdir" "$base" make -C "$base" M="${MMN_MODULE_DIR:-$MMN_ROOT}" "${KMAKE_FLAGS[@]}" "$@"
 		return
 	fi
 	make -C "$kdir" M="${MMN_MODULE_DIR:-$MMN_ROOT}" "${KMAKE_FLAGS[@]}" "$@"
@@ -47,7 +46,7 @@ build_module() {
 		log "module: the build printed warnings (CLIPPY=1); fix them"
 		return 1
 	fi
-	log "module: $(ls -l "$MMN_ROOT/mmn_stopgap.ko" | awk '{print $5}') bytes, clippy clean"
+	log "module: $(stat -c %s "$MMN_ROOT/mmn_stopgap.ko") bytes, clippy clean"
 }
 
 # rustfmt --check with the kernel's configuration, on the whole crate.
@@ -67,7 +66,7 @@ build_selftests() {
 	mkdir -p "$out"
 	make -B -s -C "$MMN_ROOT/tools/testing/selftests/mmn_stopgap" \
 		KSRC="$KSRC" OUTPUT="$out" MMN_WERROR=1 >/dev/null
-	log "selftests: $(ls "$out" | wc -l) binaries in $out"
+	log "selftests: $(find "$out" -maxdepth 1 -type f | wc -l) binaries in $out"
 }
 
 # Packs the initramfs $1 with the module, test_hmm and the tests in $3 (kernel $2).

@@ -57,7 +57,7 @@ for name in $order; do
 	t=$dir/$name
 	[ -x "$t" ] || continue
 	case "$name" in *_test) ;; *) continue ;; esac
-	if [ -n "$filter" ] && ! echo ",$filter," | grep -q ",$name,"; then
+	if [ -n "$filter" ] && case ",$filter," in *",$name,"*) false ;; *) true ;; esac; then
 		continue
 	fi
 	t0=$(cut -d' ' -f1 /proc/uptime)
@@ -75,12 +75,12 @@ for name in $order; do
 		# Gone, or a zombie with no thread left (a zombie leader whose
 		# other threads live is still running).
 		if [ ! -d /proc/$pid/task ] || [ -z "$(ls /proc/$pid/task 2>/dev/null)" ]; then
-			state=done
+			state="done"
 			break
 		fi
 		set -- /proc/$pid/task/*
 		if [ $# -eq 1 ] && grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; then
-			state=done
+			state="done"
 			break
 		fi
 		read -r now _ </proc/uptime

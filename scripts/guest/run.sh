@@ -7,6 +7,7 @@ out="$MMN_RESULTS"
 	echo "== insmod mmn_stopgap.ko"
 	insmod "$MMN_STOPGAP_KO" || exit 1
 	dmesg | grep 'mmn_stopgap: loaded' | sed 's/^/   dmesg: /'
+	# shellcheck disable=SC2012 # ls -l shows the modes to the reader
 	echo "   files: $(ls -l /sys/kernel/debug/mmn_stopgap | awk 'NR > 1 {printf "%s %s  ", $1, $NF}')"
 	echo "   stats: $(tr '\n' ' ' </sys/kernel/debug/mmn_stopgap/stats)"
 } >"$out" 2>&1

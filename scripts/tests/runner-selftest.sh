@@ -59,5 +59,5 @@ else
 	echo "not ok 3 splat scan: the wedged tasks of the core job were not all caught"
 	rc=1
 fi
-echo "$verdict" | sed 's/^/# /'
+indent '# ' <<<"$verdict"
 exit $rc

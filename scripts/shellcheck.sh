@@ -1,0 +1,39 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# shellcheck over every shell script of the project (a tracked file named *.sh,
+# or one whose first line is a sh/bash shebang). Zero findings, or a finding
+# disabled at its line with a reason. Prints TAP.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--help" ]]; then
+	echo "usage: $0   shellcheck every shell script (TAP on stdout)"
+	exit 0
+fi
+command -v shellcheck >/dev/null || { echo "1..1"; echo "not ok 1 - shellcheck is not installed (scripts/setup.sh installs it)"; exit 1; }
+
+scripts=()
+while IFS= read -r -d '' f; do
+	[[ -f "$f" ]] || continue
+	if [[ "$f" == *.sh ]]; then
+		scripts+=("$f")
+		continue
+	fi
+	IFS= read -r first <"$f" || true
+	[[ "$first" =~ ^\#!.*(/|[[:space:]])(ba|da)?sh([[:space:]]|$) ]] && scripts+=("$f")
+done < <(git ls-files -z)
+
+echo "1..${#scripts[@]}"
+n=0 bad=0
+for f in "${scripts[@]}"; do
+	n=$((n + 1))
+	if out=$(shellcheck -x -P SCRIPTDIR -f gcc "$f" 2>&1); then
+		echo "ok $n - $f"
+	else
+		bad=$((bad + 1))
+		echo "not ok $n - $f"
+		sed 's/^/# /' <<<"$out"
+	fi
+done
+(( bad == 0 ))
