@@ -85,6 +85,7 @@ fi
 
 # 2. A fresh root from it, with the host's resolver and TLS trust.
 root=$(mktemp -d "$fdir/root.XXXXXX")
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -134,6 +135,7 @@ log "fresh: root $root, clone of $head, empty cache, host PATH and toolchains no
 # 4. The README's commands, in the root. Each runs in its own private mount
 # namespace with /proc, /sys and /dev, so nothing stays mounted after it.
 in_root() { # in_root SECONDS COMMAND: runs COMMAND (a shell line) as root in the root
+	# shellcheck disable=SC2016 # the inner bash expands $1 and $@
 	timeout --foreground -k 30 "$1" unshare -m --propagation private bash -c '
 		set -e
 		r=$1; shift

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# shellcheck over every shell script of the project (a tracked file named *.sh,
+# Runs shellcheck on every shell script of the project (a tracked file named *.sh,
 # or one whose first line is a sh/bash shebang). Zero findings, or a finding
 # disabled at its line with a reason. Prints TAP.
 set -euo pipefail
@@ -33,7 +33,7 @@ for f in "${scripts[@]}"; do
 	else
 		bad=$((bad + 1))
 		echo "not ok $n - $f"
-		sed 's/^/# /' <<<"$out"
+		awk '{ print "# " $0 }' <<<"$out"
 	fi
 done
 (( bad == 0 ))

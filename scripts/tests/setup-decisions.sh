@@ -31,7 +31,7 @@ run_case() {
 	printf '%s\n' "$offer_before" >"$w/stub/offer-before"
 	printf '%s\n' "${offer_after:-$offer_before}" >"$w/stub/offer-after"
 	: >"$w/stub/installed" && : >"$w/stub/calls"
-	[[ -z "$installed" ]] || printf '%s\n' $installed >"$w/stub/installed"
+	[[ -z "$installed" ]] || tr ' ' '\n' <<<"$installed" >"$w/stub/installed"
 	if [[ -n "$cached" ]]; then
 		mkdir -p "$w/cache/src/linux-source-$cached"
 		touch "$w/cache/src/linux-source-$cached/Makefile"
@@ -46,21 +46,19 @@ run_case() {
 		timeout 120 "$setup" --apt-only 2>&1) || status=$?
 	calls=$(cat "$w/stub/calls")
 }
-# check DESCRIPTION CONDITION...: one TAP line.
-check() {
-	local what="$1"
-	shift
+# pass/fail: one TAP line for the case $what; a failure shows its world.
+pass() {
 	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n $what"
-	else
-		echo "not ok $n $what"
-		echo "# status $status; output:"
+	echo "ok $n $what"
+}
+fail() {
+	n=$((n + 1))
+	echo "not ok $n $what"
+	echo "# status $status; output:"
 		indent '#   ' <<<"$out"
-		echo "# apt-get calls:"
-		indent '#   ' <<<"$calls"
-		rc=1
-	fi
+	echo "# apt-get calls:"
+	indent '#   ' <<<"$calls"
+	rc=1
 }
 has() { grep -qF -- "$1" <<<"$2"; }
 count() { grep -cF -- "$1" <<<"$2" || true; }
@@ -71,63 +69,65 @@ echo "1..9"
 # 1. A new machine: nothing installed, the archive offers 7.3 and 7.2.
 offer_before="7.3 7.2" offer_after="" installed="" cached="" sources=0 kver=""
 run_case new-machine
-check "new machine, archive offers 7.3 and 7.2: picks 7.3 and installs everything" \
-	eval '(( status == 0 )) && has "kernel 7.3: the newest" "$out" &&
-	has "install -y -q --no-install-recommends -t trixie-backports linux-source-7.3" "$calls" &&
-	has "-t bookworm-backports qemu-system-x86" "$calls" && has " cargo-web " "$calls" &&
-	(( $(count "apt-get update" "$calls") == 1 ))'
+what="new machine, archive offers 7.3 and 7.2: picks 7.3 and installs everything"
+if (( status == 0 )) && has "kernel 7.3: the newest" "$out" &&
+	   has "install -y -q --no-install-recommends -t trixie-backports linux-source-7.3" "$calls" &&
+	   has "-t bookworm-backports qemu-system-x86" "$calls" && has " cargo-web " "$calls" &&
+	   (( $(count "apt-get update" "$calls") == 1 )); then pass; else fail; fi
 
 # 2. Only 7.2 is offered (7.3 left backports).
 offer_before="7.2" offer_after="" installed="" cached="" sources=1 kver=""
 run_case only-72
-check "only 7.2 offered: picks 7.2" \
-	eval '(( status == 0 )) && has "kernel 7.2:" "$out" &&
-	has "trixie-backports linux-source-7.2" "$calls" && ! has "linux-source-7.3" "$calls"'
+what="only 7.2 offered: picks 7.2"
+if (( status == 0 )) && has "kernel 7.2:" "$out" &&
+	   has "trixie-backports linux-source-7.2" "$calls" && ! has "linux-source-7.3" "$calls"; then pass; else fail; fi
 
 # 3. No supported version offered: a clear error that names what is.
 offer_before="6.1 6.12" offer_after="" installed="" cached="" sources=1 kver=""
 run_case none-offered
-check "nothing supported offered: fails, naming what is offered, after one update" \
-	eval '(( status != 0 )) && has "linux-source-7.3 is neither installed nor in the archive (offered: linux-source-6.1 linux-source-6.12)" "$out" &&
-	has "supported: 7.3 7.2" "$out" && (( $(count "apt-get update" "$calls") == 1 )) &&
-	! has "install" "$calls"'
+what="nothing supported offered: fails, naming what is offered, after one update"
+if (( status != 0 )) && has "linux-source-7.3 is neither installed nor in the archive (offered: linux-source-6.1 linux-source-6.12)" "$out" &&
+	   has "supported: 7.3 7.2" "$out" && (( $(count "apt-get update" "$calls") == 1 )) &&
+	   ! has "install" "$calls"; then pass; else fail; fi
 
 # 4. KVER=7.2 names the older one although 7.3 is offered.
 offer_before="7.3 7.2" offer_after="" installed="" cached="" sources=1 kver=7.2
 run_case kver
-check "KVER=7.2: picks 7.2 although 7.3 is offered" \
-	eval '(( status == 0 )) && has "kernel 7.2: KVER=7.2" "$out" &&
-	has "trixie-backports linux-source-7.2" "$calls" && ! has "linux-source-7.3" "$calls"'
+what="KVER=7.2: picks 7.2 although 7.3 is offered"
+if (( status == 0 )) && has "kernel 7.2: KVER=7.2" "$out" &&
+	   has "trixie-backports linux-source-7.2" "$calls" && ! has "linux-source-7.3" "$calls"; then pass; else fail; fi
 
 # 5. 7.3 unpacked in the cache, its package gone from the archive.
 offer_before="7.2" offer_after="" installed="" cached=7.3 sources=1 kver=""
 run_case cached
-check "7.3 unpacked in the cache, package gone: keeps 7.3, installs no kernel package" \
-	eval '(( status == 0 )) && has "kernel 7.3:" "$out" && ! has "linux-source-" "$calls"'
+what="7.3 unpacked in the cache, package gone: keeps 7.3, installs no kernel package"
+if (( status == 0 )) && has "kernel 7.3:" "$out" && ! has "linux-source-" "$calls"; then pass; else fail; fi
 
 # 6. A stale package list: nothing offered until one `apt-get update`.
 offer_before="" offer_after="7.3 7.2" installed="" cached="" sources=1 kver=""
 run_case stale
-check "stale apt list: one update, then 7.3" \
-	eval '(( status == 0 )) && has "kernel 7.3:" "$out" &&
-	(( $(count "apt-get update" "$calls") == 1 )) && has "trixie-backports linux-source-7.3" "$calls"'
+what="stale apt list: one update, then 7.3"
+if (( status == 0 )) && has "kernel 7.3:" "$out" &&
+	   (( $(count "apt-get update" "$calls") == 1 )) && has "trixie-backports linux-source-7.3" "$calls"; then pass; else fail; fi
 
 # 7. Everything installed: no apt call at all (setup is idempotent).
 offer_before="7.3 7.2" offer_after="" installed="${all_pkgs[*]} linux-source-7.3" cached=7.3 sources=1 kver=""
 run_case installed
-check "everything installed: no apt-get call" \
-	eval '(( status == 0 )) && has "Debian packages present" "$out" && has "QEMU present (QEMU emulator version 10.0.2 (stub))" "$out" && [[ -z "$calls" ]]'
+what="everything installed: no apt-get call"
+if (( status == 0 )) && has "Debian packages present" "$out" && has "QEMU present (QEMU emulator version 10.0.2 (stub))" "$out" && [[ -z "$calls" ]]; then pass; else fail; fi
 
 # 8. The apt source file differs: rewritten, then one update.
 offer_before="7.3" offer_after="" installed="${all_pkgs[*]} linux-source-7.3" cached=7.3 sources=0 kver=""
 run_case sources
-check "missing apt source: written, one update, nothing else" \
-	eval '(( status == 0 )) && grep -q "trixie-backports" "$w/sources" &&
-	[[ "$calls" == "apt-get update -q" ]]'
+what="missing apt source: written, one update, nothing else"
+if (( status == 0 )) && grep -q "trixie-backports" "$w/sources" &&
+	   [[ "$calls" == "apt-get update -q" ]]; then pass; else fail; fi
 
 # 9. The list of packages: every tool a stage calls that a plain Debian 12 lacks.
-check "setup installs cargo-web, shellcheck, git, xz-utils, busybox-static and no plain cargo" \
-	eval 'p=" ${all_pkgs[*]} "; [[ $p == *" cargo-web "* && $p == *" shellcheck "* && $p == *" git "* &&
-	$p == *" xz-utils "* && $p == *" busybox-static "* && $p != *" cargo "* ]]'
+p=" ${all_pkgs[*]} "
+status=0 out="" calls=""
+what="setup installs cargo-web, shellcheck, git, xz-utils, busybox-static and no plain cargo"
+if [[ $p == *" cargo-web "* && $p == *" shellcheck "* && $p == *" git "* &&
+	   $p == *" xz-utils "* && $p == *" busybox-static "* && $p != *" cargo "* ]]; then pass; else fail; fi
 
 exit $rc

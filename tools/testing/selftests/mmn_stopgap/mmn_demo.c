@@ -57,8 +57,24 @@ static void show_warning_lines(void)
 }
 
 /* One scenario: returns process_mrelease's errno (0 on success). */
+/* The "State:" line of /proc/pid/task/tid/status, as the kernel says it (e.g. "I (idle)"). */
+static const char *thread_state(pid_t pid, pid_t tid, char *buf, size_t size)
+{
+	char path[64], text[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	p = mmn_read_file(path, text, sizeof(text)) < 0 ? NULL : strstr(text, "State:");
+	if (!p)
+		return "state unknown";
+	p += strlen("State:");
+	p += strspn(p, " \t");
+	snprintf(buf, size, "state %.*s", (int)strcspn(p, "\n"), p);
+	return buf;
+}
+
 static int scenario(int n, const char *kind_policy, int subs)
 {
+	char state[64];
 	struct mmn_victim v;
 	struct mmn_totals t;
 	struct mmn_stats s;
@@ -79,8 +95,8 @@ static int scenario(int n, const char *kind_policy, int subs)
 	mmn_wait_for(mmn_parked_at_least, 1, 5000);
 	err = mmn_ctl("attach %d %d paired", v.pid, subs);
 	CHECK(!err, "attach failed: %s", strerror(-err));
-	printf("    victim pid %d: %d MiB touched, thread %d parked in the module (state D)\n",
-	       v.pid, MIB, v.parked_tid);
+	printf("    victim pid %d: %d MiB touched, thread %d parked in the module (%s)\n",
+	       v.pid, MIB, v.parked_tid, thread_state(v.pid, v.parked_tid, state, sizeof(state)));
 	before = mmn_rss_kb(v.pid, v.parked_tid);
 	mmn_ctl("reset");
 	mmn_victim_kill(&v);
