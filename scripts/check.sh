@@ -40,7 +40,8 @@ run_tap() {
 	local what="$1" tap p f s rc=0
 	shift
 	tap=$("$@" 2>&1) || rc=$?
-	echo "$tap" | grep -E '^(not )?ok' | sed 's/^/  /'
+	# (awk, not grep: a run with no result line must not end this script)
+	awk '/^(not )?ok/ { print "  " $0 }' <<<"$tap"
 	read -r p f s < <(printf '%s\nMMN-TEST: %s rc=%d\n' "$tap" "${what// /-}" "$rc" |
 		awk -f "$MMN_ROOT/scripts/tap-summary.awk" 2>/dev/null)
 	record "$p" "$f" "$s" "$what"
@@ -103,7 +104,7 @@ run_tap "verdict fixtures" "$MMN_ROOT/scripts/tests/verdict-fixtures.sh"
 log "host: cargo test (parser and policy, the same files the module compiles)"
 cargo_rc=0
 cargo_out=$(cd "$MMN_ROOT/host" && timeout 900 "$CARGO" test --quiet 2>&1) || cargo_rc=$?
-echo "$cargo_out" | grep -E '^test result|FAILED|panicked|error' | sed 's/^/  /'
+awk '/^test result|FAILED|panicked|error/ { print "  " $0 }' <<<"$cargo_out"
 read -r p f < <(echo "$cargo_out" | awk '/^test result:/ {
 	for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
 } END { print p + 0, f + 0 }')

@@ -30,7 +30,7 @@ for c in "${cases[@]}"; do
 	[[ -n "$c" ]] || continue
 	i=$((i + 1))
 	name=$(basename "$c" .rs)
-	want=$(sed -n 's|^// expect: ||{p;q}' "$c")
+	want=$(awk 'sub(/^\/\/ expect: /, "") { print; exit }' "$c")
 	if [[ -z "$want" ]]; then
 		echo "not ok $i compile-fail $name: no \"// expect: ...\" line (any error would do)"
 		rc=1

@@ -205,7 +205,8 @@ cargo_mutants() {
 	copy "$dir"
 	cp "$dir/rust/control.rs" "$dir/rust/policy.rs" "$dir/host/src/"
 	sed -i '/^#\[path = /d' "$dir/host/src/lib.rs"
-	(cd "$dir/host" && timeout 3600 "$cm" mutants -f src/control.rs -f src/policy.rs \
+	# It runs `cargo` (or $CARGO): Debian's first on PATH too, never rustup's.
+	(cd "$dir/host" && PATH="/usr/bin:$PATH" timeout 3600 "$cm" mutants -f src/control.rs -f src/policy.rs \
 		--timeout 300 -o "$dir/out" >"$dir/log" 2>&1) || true
 	grep -E '^MISSED' "$dir/log" | sed 's/^/  /' >&2 || true
 	tail -1 "$dir/log"
