@@ -196,8 +196,9 @@ elif what == "selftests-mmn_stopgap":
     progs = " ".join(progs.replace("\\", " ").split())
     tests = progs.split() + ["core_repro"]
     for f in sorted(os.listdir(src)):
-        keep = f.endswith("_test.c") or f in ("mmn_stopgap.h", "core_repro.c", "config")
-        if not keep or (f.endswith(".c") and f[:-2] not in tests):
+        keep = f.endswith("_test.c") or f in ("mmn_stopgap.h", "mmn_stopgap.c", "core_repro.c",
+                                             "config")
+        if not keep or (f.endswith(".c") and f[:-2] not in tests + ["mmn_stopgap"]):
             continue
         s = read(f"{src}/{f}")
         if f == "config":
