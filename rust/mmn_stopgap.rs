@@ -14,7 +14,7 @@
 pub mod control;
 mod group;
 mod mirror;
-mod mmu_notifier;
+mod mm;
 pub mod policy;
 mod selftest;
 mod state;
@@ -25,6 +25,8 @@ use kernel::{
     prelude::*,
     sync::Arc, //
 };
+// The abstraction, as `kernel::mm::mmu_notifier` in the kernel tree.
+use mm::mmu_notifier;
 use state::State;
 
 module! {

@@ -10,8 +10,8 @@
 //!   open file pins the module (the `kernel::debugfs` files leave `owner` NULL, and closing one
 //!   after `rmmod` would call into freed module text).
 //!
-//! Together with `mmu_notifier.rs` these are the only files of the module that touch
-//! `kernel::bindings`.
+//! Together with `mm.rs` and `mm/` (the mmu_notifier and HMM abstractions) these are the only
+//! files of the module that touch `kernel::bindings`.
 
 pub(crate) mod debugfs;
 pub(crate) mod mem;

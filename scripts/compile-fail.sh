@@ -38,10 +38,11 @@ for c in "${cases[@]}"; do
 	fi
 	dir="$work/$name"
 	mkdir -p "$dir"
-	# The case, its shared part (pointing at the real abstraction) and the C helpers.
+	# The case, its shared part, the abstraction (rust/mm.rs and rust/mm/, where
+	# the case's `mod mm;` finds them) and the C helpers.
 	cp "$c" "$dir/cf_$name.rs"
-	sed "s|#\[path = \"../mmu_notifier.rs\"\]|#[path = \"$MMN_ROOT/rust/mmu_notifier.rs\"]|" \
-		"$src/common.rs" >"$dir/common.rs"
+	cp "$src/common.rs" "$dir/common.rs"
+	cp -r "$MMN_ROOT/rust/mm.rs" "$MMN_ROOT/rust/mm" "$dir/"
 	cp "$MMN_ROOT/rust/helpers/mmu_notifier.c" "$MMN_ROOT/rust/helpers/mmu_notifier.h" "$dir/"
 	printf 'obj-m := mmn_cf_%s.o\nmmn_cf_%s-y := cf_%s.o mmu_notifier.o\n' \
 		"$name" "$name" "$name" >"$dir/Kbuild"

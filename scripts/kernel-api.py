@@ -4,7 +4,7 @@
 
 Usage: kernel-api.py KSRC [MODULE_SRC_DIR]
 
-Reads the module's sources (rust/*.rs, rust/sys/*.rs), collects every path it
+Reads the module's sources (rust/ and its subdirectories), collects every path it
 imports or names under `kernel::` (use trees resolved) and the `bindings::`
 items, in code (comments, and so the doc examples, are not read; nor are the C
 helpers in rust/helpers/, which need only <linux/mmu_notifier.h> and

@@ -5,7 +5,8 @@
 # (upstream/series says which, in order), then proved:
 #   1. generate: a git repository of the pristine files the series touches;
 #      the core fixes of patches/ applied as they are (git am), then the
-#      abstraction (rust/mmu_notifier.rs -> rust/kernel/mm/mmu_notifier.rs),
+#      abstraction (rust/mm/ -> rust/kernel/mm/: mmu_notifier.rs, mmu_notifier/,
+#      hmm.rs),
 #      the sample (the module -> samples/rust/mmn_stopgap/) and the
 #      kselftests, each committed; git format-patch with a cover letter;
 #   2. checkpatch.pl --strict on every patch (0 errors; warnings listed);
@@ -110,31 +111,42 @@ def insert_sorted(text, line, after_prefix, what):
     return "\n".join(lines)
 
 if what == "rust-mm-mmu_notifier":
-    # The abstraction: the same file, in the kernel crate.
-    s = read(f"{root}/rust/mmu_notifier.rs")
-    # The module's private helper declarations become the kernel's helpers,
+    # The abstraction: the same files, in the kernel crate (rust/mm/X -> rust/kernel/mm/X).
+    # The module's private helper declarations (rust/mm.rs) become the kernel's helpers,
     # which the bindings expose like every other one.
-    start = s.index("/// The helpers of `rust/helpers/mmu_notifier.c`")
-    end = s.index("\n}\n", s.index("mod helpers {")) + 3
-    s = s[:start] + s[end:].lstrip("\n")
-    s = s.replace("helpers::", "bindings::")
-    s = s.replace("pub(crate) ", "pub ")
-    s = re.sub(r'^\s*#\[expect\(dead_code, reason = "API for drivers; this module does not need it"\)\]\n',
-               "", s, flags=re.M)
-    s = re.sub(r"\bkernel::", "crate::", s)
-    # Doc examples are compiled outside the crate: they keep `kernel::`.
-    s = "\n".join(re.sub(r"\bcrate::", "kernel::", l) if l.lstrip().startswith("///") else l
-                  for l in s.split("\n"))
-    if "helpers" in s.replace("rust/helpers", ""):
-        sys.exit("generator: a reference to the module's helpers is left")
-    write("rust/kernel/mm/mmu_notifier.rs", s)
+    files = ["mmu_notifier.rs", "mmu_notifier/interval.rs", "mmu_notifier/subscription.rs",
+             "hmm.rs"]
+    have = sorted(os.path.relpath(os.path.join(d, f), f"{root}/rust/mm")
+                  for d, _, fs in os.walk(f"{root}/rust/mm") for f in fs if f.endswith(".rs"))
+    if have != sorted(files):
+        sys.exit(f"generator: rust/mm/ holds {have}, the series knows {sorted(files)}")
+    for f in files:
+        s = read(f"{root}/rust/mm/{f}")
+        if "use crate::mm::helpers;\n" in s:
+            # `bindings` is imported already where the file calls other bindings.
+            s = sub1(s, "use crate::mm::helpers;\n",
+                     "" if "    bindings,\n" in s else "use kernel::bindings;\n", f"{f}: helpers")
+        s = s.replace("helpers::", "bindings::")
+        s = s.replace("pub(crate) ", "pub ")
+        s = re.sub(r'^\s*#\[expect\(\s*(dead_code|unused_imports),\s*'
+                   r'reason = "API for drivers; this module does not need it"\s*\)\]\n',
+                   "", s, flags=re.M)
+        s = re.sub(r"\bkernel::", "crate::", s)
+        # Doc examples are compiled outside the crate: they keep `kernel::`.
+        s = "\n".join(re.sub(r"\bcrate::", "kernel::", l) if l.lstrip().startswith("///") else l
+                      for l in s.split("\n"))
+        if "helpers" in s.replace("rust/helpers", ""):
+            sys.exit(f"generator: {f}: a reference to the module's helpers is left")
+        write(f"rust/kernel/mm/{f}", s)
     c = read(f"{root}/rust/helpers/mmu_notifier.c")
     c = sub1(c, '\n#include "mmu_notifier.h"\n', "", "helpers include")
     write("rust/helpers/mmu_notifier.c", c)
     h = read(f"{repo}/rust/helpers/helpers.c")
     write("rust/helpers/helpers.c", insert_sorted(h, '#include "mmu_notifier.c"', '#include "', "helpers.c"))
     m = read(f"{repo}/rust/kernel/mm.rs")
-    m = sub1(m, "pub mod virt;\n", "#[cfg(CONFIG_MMU_NOTIFIER)]\npub mod mmu_notifier;\npub mod virt;\n", "mm.rs")
+    m = sub1(m, "pub mod virt;\n",
+             "#[cfg(CONFIG_HMM_MIRROR)]\npub mod hmm;\n#[cfg(CONFIG_MMU_NOTIFIER)]\npub mod mmu_notifier;\n"
+             "pub mod virt;\n", "mm.rs")
     write("rust/kernel/mm.rs", m)
     b = read(f"{repo}/rust/bindings/bindings_helper.h")
     for inc in ("#include <linux/hmm.h>", "#include <linux/mmu_notifier.h>"):
@@ -149,7 +161,7 @@ if what == "rust-mm-mmu_notifier":
 
 elif what == "samples-rust-mmn_stopgap":
     # The module, minus the abstraction it now takes from the kernel crate:
-    # `use` at the crate root keeps every `crate::mmu_notifier` path valid.
+    # `use kernel::mm` at the crate root keeps every `crate::mmu_notifier` path valid.
     dst = "samples/rust/mmn_stopgap"
     src = f"{root}/rust"
     files = ["mmn_stopgap.rs", "control.rs", "group.rs", "mirror.rs", "policy.rs",
@@ -158,7 +170,7 @@ elif what == "samples-rust-mmn_stopgap":
     for f in files:
         s = read(f"{src}/{f}")
         if f == "mmn_stopgap.rs":
-            s = sub1(s, "mod mmu_notifier;\n", "use kernel::mm::mmu_notifier;\n", "crate root")
+            s = sub1(s, "mod mm;\n", "use kernel::mm;\n", "crate root")
         write(f"{dst}/{f}", s)
     write(f"{dst}/Makefile", "# SPDX-License-Identifier: GPL-2.0\n\n"
           "obj-$(CONFIG_SAMPLE_RUST_MMN_STOPGAP) += mmn_stopgap.o\n")
@@ -184,8 +196,9 @@ elif what == "selftests-mmn_stopgap":
     progs = " ".join(progs.replace("\\", " ").split())
     tests = progs.split() + ["core_repro"]
     for f in sorted(os.listdir(src)):
-        keep = f.endswith("_test.c") or f in ("mmn_stopgap.h", "core_repro.c", "config")
-        if not keep or (f.endswith(".c") and f[:-2] not in tests):
+        keep = f.endswith("_test.c") or f in ("mmn_stopgap.h", "mmn_stopgap.c", "core_repro.c",
+                                             "config")
+        if not keep or (f.endswith(".c") and f[:-2] not in tests + ["mmn_stopgap"]):
             continue
         s = read(f"{src}/{f}")
         if f == "config":
@@ -328,7 +341,7 @@ inview() {
 	in_view "$psrc" "$lintdir" "$pbase" "$@"
 }
 kmake=(make -C "$KSRC" O="$pbase" ARCH=x86_64 "${KMAKE_FLAGS[@]}")
-new_rs='rust/kernel/mm/mmu_notifier\.rs|samples/rust/mmn_stopgap/'
+new_rs='rust/kernel/mm/(mmu_notifier|hmm)|samples/rust/mmn_stopgap/'
 res=$(inview "${kmake[@]}" rustfmtcheck 2>&1) && rc=0 || rc=$?
 check "rustfmtcheck" "$rc"
 (( rc == 0 )) || first 20 <<<"$res" | indent '    '
@@ -381,16 +394,18 @@ STREAM_PREFIX="  "
 boot_guest kunit "$kdir" "$out/boot/initramfs.cpio" "$out/boot" 1200 && rc=0 || rc=$?
 check "the in-tree kernel boots and runs the kunit job" "$rc"
 ktap=$(tr -d '\r' <"$out/boot/console.log" | sed 's/^\[[ 0-9.]*\] //')
-ours=$(grep -E '^ +(not )?ok [0-9]+ rust_doctest_kernel_mm_mmu_notifier' <<<"$ktap" || true)
+ours=$(grep -E '^ +(not )?ok [0-9]+ rust_doctest_kernel_mm_(mmu_notifier|hmm)' <<<"$ktap" || true)
 # A skipped case is not a pass.
 dp=$(grep -E '^ +ok ' <<<"$ours" | grep -cv '# SKIP' || true)
 df=$(grep -cE '^ +not ok |# SKIP' <<<"$ours" || true)
 all=$(grep -E '^ +(not )?ok [0-9]+ rust_doctest_kernel_' <<<"$ktap" || true)
 awk '{ sub(/^ */, "  "); print }' <<<"$ours"
 log "KUnit: the abstraction's doctests: $dp passed, $df failed or skipped (all kernel doctests: $(grep -cE '^ +ok ' <<<"$all" || true) ok of $(grep -c . <<<"$all" || true))"
-# One KUnit case per example (```-fenced block) of the file.
-examples=$(( $(grep -cE '^\s*/// ```' "$psrc/rust/kernel/mm/mmu_notifier.rs") / 2 ))
-check "every doctest of rust/kernel/mm/mmu_notifier.rs passes as KUnit ($dp of $examples)" \
+# One KUnit case per example (```-fenced block) of the files.
+abstraction=("$psrc"/rust/kernel/mm/mmu_notifier.rs "$psrc"/rust/kernel/mm/mmu_notifier/*.rs
+	"$psrc"/rust/kernel/mm/hmm.rs)
+examples=$(( $(cat "${abstraction[@]}" | grep -cE '^\s*/// ```' || true) / 2 ))
+check "every doctest of rust/kernel/mm/{mmu_notifier.rs,mmu_notifier/,hmm.rs} passes as KUnit ($dp of $examples)" \
 	"$(( examples == 0 || dp != examples || df != 0 ))"
 # Every KUnit suite of the boot: each "# Totals:" line with fail:0 and at
 # least one, and no "not ok" at any level.

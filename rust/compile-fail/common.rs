@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 // Included by every case: the abstraction and a module that uses `check`.
 
-#[path = "../mmu_notifier.rs"]
+// `mm.rs` and `mm/`, copied next to the case by scripts/compile-fail.sh.
 #[allow(dead_code, unused_imports)]
-mod mmu_notifier;
+mod mm;
+
+#[allow(unused_imports)]
+use mm::mmu_notifier;
 
 #[allow(unused_imports)]
 use kernel::{

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// expect: no method named `read_retry` found for struct `core::pin::Pin<Box<mmu_notifier::IntervalNotifier<
+// expect: no method named `read_retry` found for struct `core::pin::Pin<Box<interval::IntervalNotifier<
 //! read_retry needs the notifier's lock: it exists only on the guard.
 include!("common.rs");
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// expect: no method named `refuse` found for reference `&mmu_notifier::Range`
+// expect: no method named `refuse` found for reference `&mm::mmu_notifier::Range`
 //! A blockable start cannot be refused: its view has no way to.
 include!("common.rs");
 
