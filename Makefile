@@ -19,8 +19,10 @@ endif
 ifneq ($(KVER),)
 export KVER
 endif
-TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
-	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver
+# The toolchain of scripts/config.sh's KMAKE_FLAGS.
+TOOLCHAIN := LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+	BINDGEN=$(MMN_CACHE)/cargo/bin/bindgen CLIPPY_DRIVER=/usr/bin/clippy-driver \
+	RUSTFMT=/usr/bin/rustfmt
 # Debian's cargo-web and rustc-web (scripts/setup.sh), never a cargo that
 # happens to be first on PATH.
 CARGO := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc /usr/bin/cargo

@@ -67,7 +67,9 @@ cargo() { /usr/bin/cargo "$@"; }
 
 # The toolchain the kernel is built with (see README: rustup's rustc has no
 # rust-src, Debian's rustc-web has).
-KMAKE_FLAGS=(LLVM=-19 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+# HOSTRUSTC too: the kernel's own default is the `rustc` first on PATH, used
+# for its host programs (scripts/generate_rust_target, the doctest generators).
+KMAKE_FLAGS=(LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 	     BINDGEN="${BINDGEN}" CLIPPY_DRIVER=/usr/bin/clippy-driver
 	     RUSTFMT=/usr/bin/rustfmt)
 
@@ -95,6 +97,11 @@ in_view() {
 	# shellcheck disable=SC2016 # the inner bash expands $1..$4
 	"${bound[@]}" unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
 		shift 4 && exec "$@"' _ "$1" "$KSRC" "$2" "$3" "${@:4}"
+}
+
+# as_root COMMAND...: runs COMMAND as root (through sudo unless already root).
+as_root() {
+	if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
 log() { printf '[mmn] %s\n' "$*" >&2; }

@@ -33,19 +33,15 @@ APT_SOURCES=${MMN_APT_SOURCES:-/etc/apt/sources.list.d/mmn-stopgap.sources}
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev
       rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
       busybox-static flex bison bc libelf-dev libssl-dev cpio kmod
-      make gcc libc6-dev python3 gnuplot-nox shellcheck git xz-utils
+      make gcc binutils libc6-dev python3 gnuplot-nox shellcheck git xz-utils
       ca-certificates)
 QEMU_PKGS=(qemu-system-x86)
-
-as_root() {
-	if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
 
 missing_pkgs() {
 	local p
 	for p in "$@"; do
-		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-			grep -q '^install ok installed$' || echo "$p"
+		[[ $(dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null || true) == "install ok installed" ]] ||
+			echo "$p"
 	done
 }
 
@@ -90,7 +86,7 @@ ksrc_pkg=("${KSRC_PKG}")
 mapfile -t need < <(missing_pkgs "${PKGS[@]}" "${ksrc_pkg[@]}")
 mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")
 if (( ${#need[@]} + ${#needq[@]} )); then
-	if ! apt_has_candidate "${KSRC_PKG}" "${QEMU_PKGS[@]}"; then
+	if ! apt_has_candidate "${ksrc_pkg[@]}" "${QEMU_PKGS[@]}"; then
 		as_root timeout 600 apt-get update -q
 	fi
 fi
@@ -145,3 +141,26 @@ if [[ ! -f "$KSRC/Makefile" ]]; then
 	mv "$KSRC.tmp" "$KSRC"
 fi
 log "setup: kernel source $(make -s -C "$KSRC" kernelversion) at $KSRC"
+
+# 6. Every command a stage of make run or make check calls, by the package
+#    that provides it: one left out of PKGS fails here, at setup (and so in
+#    make fresh-setup, which CI runs), not at the stage that needs it.
+TOOLS=(clang-19:clang-19 ld.lld-19:lld-19 llvm-ar-19:llvm-19 llvm-nm-19:llvm-19
+       llvm-objcopy-19:llvm-19 llvm-readelf-19:llvm-19 llvm-strip-19:llvm-19
+       /usr/bin/rustc:rustc-web /usr/bin/rustdoc:rustc-web /usr/bin/cargo:cargo-web
+       /usr/bin/clippy-driver:rust-web-clippy /usr/bin/rustfmt:rustfmt-web
+       "$BINDGEN":bindgen-cli flex:flex bison:bison bc:bc perl:perl-base
+       gcc:gcc ld:binutils make:make python3:python3 cpio:cpio xz:xz-utils tar:tar
+       git:git shellcheck:shellcheck gnuplot:gnuplot-nox depmod:kmod
+       qemu-system-x86_64:qemu-system-x86 /bin/busybox:busybox-static ldd:libc-bin
+       timeout:coreutils flock:util-linux unshare:util-linux findmnt:util-linux
+       mount:mount awk:mawk sed:sed grep:grep find:findutils diff:diffutils
+       sha256sum:coreutils)
+missing=()
+for t in "${TOOLS[@]}"; do
+	command -v "${t%:*}" >/dev/null || missing+=("${t%:*} (${t##*:})")
+done
+(( ${#missing[@]} == 0 )) || die "setup: commands still missing: ${missing[*]}"
+[[ -f /usr/lib/rustlib/src/rust/library/core/src/lib.rs ]] ||
+	die "setup: the Rust standard library source (rust-web-src) is missing"
+log "setup: ${#TOOLS[@]} commands present"

@@ -64,7 +64,7 @@ has() { grep -qF -- "$1" <<<"$2"; }
 count() { grep -cF -- "$1" <<<"$2" || true; }
 
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 
 # 1. A new machine: nothing installed, the archive offers 7.3 and 7.2.
 offer_before="7.3 7.2" offer_after="" installed="" cached="" sources=0 kver=""
@@ -129,5 +129,19 @@ status=0 out="" calls=""
 what="setup installs cargo-web, shellcheck, git, xz-utils, busybox-static and no plain cargo"
 if [[ $p == *" cargo-web "* && $p == *" shellcheck "* && $p == *" git "* &&
 	   $p == *" xz-utils "* && $p == *" busybox-static "* && $p != *" cargo "* ]]; then pass; else fail; fi
+
+# 10. Every command setup checks for comes from a package it installs, or
+#     from Debian 12's minbase (Essential and Priority: required).
+mapfile -t tool_pkgs < <(sed -n '/^TOOLS=(/,/)/p' "$setup" | sed 's/^TOOLS=(//; s/)$//' |
+	tr -s ' \t' '\n' | sed -n 's/.*:\([^:]*\)$/\1/p' | sort -u)
+minbase=" coreutils util-linux mount mawk sed grep findutils diffutils tar perl-base libc-bin bindgen-cli "
+p=" ${all_pkgs[*]} "
+unprovided=()
+for t in "${tool_pkgs[@]}"; do
+	[[ $p == *" $t "* || $minbase == *" $t "* ]] || unprovided+=("$t")
+done
+status=0 out="${unprovided[*]}" calls=""
+what="every checked command comes from an installed package or minbase (${#tool_pkgs[@]} packages)"
+if (( ${#tool_pkgs[@]} > 20 && ${#unprovided[@]} == 0 )); then pass; else fail; fi
 
 exit $rc
