@@ -57,8 +57,10 @@ use kernel::{
     sync::{
         aref::ARef,
         atomic::{
+            Acquire,
             Atomic,
-            Relaxed, //
+            Relaxed,
+            Release, //
         },
         Arc,
         Mutex, //
@@ -190,14 +192,21 @@ impl Counts {
         }
     }
 
+    /// Uncounts `n` subscribers of `kind`, after their unregistration.
+    ///
+    /// Release, paired with the gate's acquire loads: a gate that sees the smaller count also
+    /// sees the unregistration before it (the `hlist_del` of `mmu_notifier_put()`), so the
+    /// hlist pass of that invalidation cannot find a subscriber the gate did not count. (The
+    /// increments need no order of their own: registration takes the mmap lock for writing,
+    /// which the non-blocking invalidations hold for reading.)
     fn remove(&self, kind: Kind, n: u32) {
         match kind {
             Kind::Paired => {
-                self.subscribers.fetch_sub(n, Relaxed);
+                self.subscribers.fetch_sub(n, Release);
             }
             Kind::Eagain => {
-                self.refusers.fetch_sub(n, Relaxed);
-                self.subscribers.fetch_sub(n, Relaxed);
+                self.refusers.fetch_sub(n, Release);
+                self.subscribers.fetch_sub(n, Release);
             }
             Kind::Mirror => (),
         }
@@ -221,8 +230,9 @@ impl IntervalWatcherOps for Gate {
         };
         shared.nonblock_seen.add(1, Relaxed);
         let range = nb.range();
-        let subscribers = self.counts.subscribers.load(Relaxed);
-        let refusers = self.counts.refusers.load(Relaxed);
+        // Acquire: pairs with the release in `Counts::remove`.
+        let subscribers = self.counts.subscribers.load(Acquire);
+        let refusers = self.counts.refusers.load(Acquire);
         match decide(shared.policy(), false, subscribers, refusers) {
             Verdict::Allow => Ok(()),
             Verdict::Refuse => {
