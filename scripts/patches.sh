@@ -115,7 +115,7 @@ if what == "rust-mm-mmu_notifier":
     # The module's private helper declarations (rust/mm.rs) become the kernel's helpers,
     # which the bindings expose like every other one.
     files = ["mmu_notifier.rs", "mmu_notifier/interval.rs", "mmu_notifier/registrar.rs",
-             "mmu_notifier/subscription.rs", "hmm.rs"]
+             "mmu_notifier/subscription.rs", "mmu_notifier/watcher.rs", "hmm.rs"]
     have = sorted(os.path.relpath(os.path.join(d, f), f"{root}/rust/mm")
                   for d, _, fs in os.walk(f"{root}/rust/mm") for f in fs if f.endswith(".rs"))
     if have != sorted(files):

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// expect: no method named `read_begin` found for struct `core::pin::Pin<Box<interval::IntervalWatcher<
+// expect: no method named `read_begin` found for struct `core::pin::Pin<Box<watcher::IntervalWatcher<
 //! A watcher has no read side: it never sets its sequence, so it has no sequence to read.
 include!("common.rs");
 

@@ -57,17 +57,15 @@ use kernel::{
 mod interval;
 mod registrar;
 mod subscription;
+mod watcher;
 
 pub(crate) use interval::{
     Finish,
     IntervalNotifier,
     IntervalNotifierOps,
-    IntervalWatcher,
-    IntervalWatcherOps,
     Invalidate,
     Pass,
-    ReadSeq,
-    Watch, //
+    ReadSeq, //
 };
 // Named only in the signatures of the API.
 #[expect(
@@ -80,7 +78,6 @@ pub(crate) use interval::{
     InvalidateGuard,
     NonBlockingFinish,
     NonBlockingInvalidate,
-    NonBlockingWatch,
     ReadGuard, //
 };
 pub(crate) use registrar::{
@@ -98,11 +95,33 @@ pub(crate) use subscription::{
     Start,
     Subscription, //
 };
+#[expect(
+    unused_imports,
+    reason = "API for drivers; this module does not need it"
+)]
+pub(crate) use watcher::NonBlockingWatch;
+pub(crate) use watcher::{
+    IntervalWatcher,
+    IntervalWatcherOps,
+    Watch, //
+};
 
 /// Why an invalidation happens (`enum mmu_notifier_event`).
 ///
 /// Non-exhaustive: the core may gain events, and [`Range::event`] says `None` for one this
 /// abstraction does not know.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{bindings, mm::mmu_notifier::Event};
+///
+/// let clear = Event::try_from(bindings::mmu_notifier_event_MMU_NOTIFY_CLEAR)?;
+/// assert_eq!(clear, Event::Clear);
+/// assert_eq!(clear.as_str(), "MMU_NOTIFY_CLEAR");
+/// assert!(Event::try_from(u32::MAX).is_err());
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub(crate) enum Event {
