@@ -201,8 +201,8 @@ impl MmuNotifierOps for Probe {
 }
 
 /// A registrar dropped while a subscription's handle still lives (as a leaked one would)
-/// takes it out of the core itself, then refuses registrations; the handle dropped after it
-/// only frees the memory.
+/// takes it out of the core itself, then refuses registrations before they reach the core; the
+/// handle dropped after it only frees the memory.
 fn registrar_teardown() -> core::result::Result<(), &'static str> {
     let mm = task::current_mm().map_err(|_| "the loading process has no mm")?;
     let mm = &*mm;
@@ -217,9 +217,16 @@ fn registrar_teardown() -> core::result::Result<(), &'static str> {
     )?;
     drop(outliving);
     check(late.is_closed(), "the registrar is closed")?;
+    let before = PROBE_RELEASED.load(Relaxed);
     check(
         matches!(Subscription::new(&late, mm, Probe), Err(e) if e == ENODEV),
         "registering through a dropped registrar fails with ENODEV",
+    )?;
+    // Refused before registering: a subscription registered, then taken back because the
+    // registrar is gone, would have seen `release`.
+    check(
+        PROBE_RELEASED.load(Relaxed) == before,
+        "registering through a dropped registrar never reaches the core",
     )
 }
 
