@@ -177,7 +177,9 @@ impl<T: IntervalWatcherOps> IntervalWatcher<T> {
             len,
             raw <- Opaque::try_ffi_init(move |slot: *mut bindings::mmu_interval_notifier| {
                 // SAFETY: `slot` is the `raw` field of the `Self` being initialised.
-                let this = unsafe { kernel::container_of!(Opaque::cast_from(slot).cast_mut(), Self, raw) };
+                let this = unsafe {
+                    kernel::container_of!(Opaque::cast_from(slot).cast_mut(), Self, raw)
+                };
                 // SAFETY: Every field before `raw` is initialised (in order), `this` is pinned
                 // (an initialiser's slot), and `drop` removes what `insert` inserted.
                 unsafe {
