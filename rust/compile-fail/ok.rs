@@ -87,7 +87,10 @@ fn check(mm: &MmWithUser) -> Result {
     let seq = n.read_begin();
     let guard = n.lock();
     let _ = guard.read_retry(seq);
-    let w = KBox::pin_init(IntervalWatcher::whole_address_space(&registrar, mm, Watcher), GFP_KERNEL)?;
+    let w = KBox::pin_init(
+        IntervalWatcher::whole_address_space(&registrar, mm, Watcher),
+        GFP_KERNEL,
+    )?;
     w.wait_live();
     Ok(())
 }

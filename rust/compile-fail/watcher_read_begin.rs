@@ -13,7 +13,10 @@ impl IntervalWatcherOps for Watcher {
 
 fn check(mm: &MmWithUser) -> Result {
     let registrar = Registrar::new()?;
-    let w = KBox::pin_init(IntervalWatcher::whole_address_space(&registrar, mm, Watcher), GFP_KERNEL)?;
+    let w = KBox::pin_init(
+        IntervalWatcher::whole_address_space(&registrar, mm, Watcher),
+        GFP_KERNEL,
+    )?;
     let _ = w.read_begin();
     Ok(())
 }
