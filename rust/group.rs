@@ -25,11 +25,12 @@ use crate::{
     },
     mirror::MirrorSub,
     mmu_notifier::{
-        IntervalNotifier,
-        IntervalNotifierOps,
-        Invalidate,
-        Pass,
-        Refused, //
+        Event,
+        IntervalWatcher,
+        IntervalWatcherOps,
+        Refused,
+        RegistrarRef,
+        Watch, //
     },
     policy::{
         decide,
@@ -56,8 +57,10 @@ use kernel::{
     sync::{
         aref::ARef,
         atomic::{
+            Acquire,
             Atomic,
-            Relaxed, //
+            Relaxed,
+            Release, //
         },
         Arc,
         Mutex, //
@@ -88,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) removing: Atomic<u32>,
     /// `teardown sync`: unregister each subscriber with a full SRCU grace period.
     sync_teardown: Atomic<bool>,
+    /// The module's registrar, which every subscriber and gate is registered through.
+    registrar: RegistrarRef,
 }
 
 const fn policy_from(raw: u32) -> Policy {
@@ -107,8 +112,8 @@ const fn policy_to(policy: Policy) -> u32 {
 }
 
 impl Shared {
-    /// Policy `stopgap`, zero counters.
-    pub(crate) fn new() -> Self {
+    /// Policy `stopgap`, zero counters; subscribers and gates registered through `registrar`.
+    pub(crate) fn new(registrar: RegistrarRef) -> Self {
         Self {
             policy: Atomic::new(policy_to(Policy::Stopgap)),
             gate_calls: Atomic::new(0),
@@ -118,6 +123,7 @@ impl Shared {
             gates: Atomic::new(0),
             removing: Atomic::new(0),
             sync_teardown: Atomic::new(false),
+            registrar,
         }
     }
 
@@ -186,14 +192,21 @@ impl Counts {
         }
     }
 
+    /// Uncounts `n` subscribers of `kind`, after their unregistration.
+    ///
+    /// Release, paired with the gate's acquire loads: a gate that sees the smaller count also
+    /// sees the unregistration before it (the `hlist_del` of `mmu_notifier_put()`), so the
+    /// hlist pass of that invalidation cannot find a subscriber the gate did not count. (The
+    /// increments need no order of their own: registration takes the mmap lock for writing,
+    /// which the non-blocking invalidations hold for reading.)
     fn remove(&self, kind: Kind, n: u32) {
         match kind {
             Kind::Paired => {
-                self.subscribers.fetch_sub(n, Relaxed);
+                self.subscribers.fetch_sub(n, Release);
             }
             Kind::Eagain => {
-                self.refusers.fetch_sub(n, Relaxed);
-                self.subscribers.fetch_sub(n, Relaxed);
+                self.refusers.fetch_sub(n, Release);
+                self.subscribers.fetch_sub(n, Release);
             }
             Kind::Mirror => (),
         }
@@ -206,33 +219,31 @@ struct Gate {
     counts: Arc<Counts>,
 }
 
-#[vtable]
-impl IntervalNotifierOps for Gate {
-    /// The gate mirrors nothing: it only decides.
-    type Mirror = ();
-
-    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
+/// The gate mirrors nothing (no read side): it only decides.
+impl IntervalWatcherOps for Gate {
+    fn invalidate<'a>(&self, inv: Watch<'a>) -> Result<(), Refused<'a>> {
         let shared = &*self.shared;
         shared.gate_calls.add(1, Relaxed);
         // A blockable invalidation cannot be refused: only the non-blocking view can.
-        let Invalidate::NonBlocking(nb) = inv else {
-            return Ok(Pass::DONE);
+        let Watch::NonBlocking(nb) = inv else {
+            return Ok(());
         };
         shared.nonblock_seen.add(1, Relaxed);
         let range = nb.range();
-        let subscribers = self.counts.subscribers.load(Relaxed);
-        let refusers = self.counts.refusers.load(Relaxed);
+        // Acquire: pairs with the release in `Counts::remove`.
+        let subscribers = self.counts.subscribers.load(Acquire);
+        let refusers = self.counts.refusers.load(Acquire);
         match decide(shared.policy(), false, subscribers, refusers) {
-            Verdict::Allow => Ok(Pass::DONE),
+            Verdict::Allow => Ok(()),
             Verdict::Refuse => {
                 shared.refused.add(1, Relaxed);
                 shared.warned.store(true, Relaxed);
                 pr_warn_once!(
-                    "stop gap: refused a non-blocking invalidation ({:?} {:#x}-{:#x}, pid {}) \
+                    "stop gap: refused a non-blocking invalidation ({} {:#x}-{:#x}, pid {}) \
                      with -EAGAIN because {} subscribers exist ({} may refuse): refused before \
                      any invalidate_range_start ran, so none is left unpaired. TODO: remove \
                      this stop gap once a failed non-blocking start can be undone safely.\n",
-                    range.event(),
+                    range.event().map_or("unknown event", Event::as_str),
                     range.start(),
                     range.end(),
                     self.counts.pid,
@@ -245,7 +256,7 @@ impl IntervalNotifierOps for Gate {
     }
 }
 
-type GateBox = Pin<KBox<IntervalNotifier<Gate>>>;
+type GateBox = Pin<KBox<IntervalWatcher<Gate>>>;
 
 /// Removes a gate taken out of its group (waits for the invalidation in progress on its mm),
 /// keeping `gates` and `removing` true meanwhile. Call with no lock held.
@@ -265,7 +276,7 @@ fn remove_gate(shared: &Shared, gate: GateBox) {
 /// # Invariants
 ///
 /// While `gate` holds a gate, that gate is live in the mm's interval tree (it was waited for
-/// with `read_begin()` before it was stored).
+/// with `wait_live()` before it was stored).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Group {
     /// An `mmgrab` reference: identifies the group (the address cannot be reused while held)
@@ -330,23 +341,23 @@ impl Group {
             return Ok(());
         };
         let gate = KBox::pin_init(
-            IntervalNotifier::whole_address_space(
+            IntervalWatcher::whole_address_space(
+                &self.shared.registrar,
                 &mm,
                 Gate {
                     shared: self.shared.clone(),
                     counts: self.counts.clone(),
                 },
-                (),
             ),
             GFP_KERNEL,
         )?;
         self.shared.gates.add(1, Relaxed);
         // The insertion may have been deferred behind an invalidation in progress: wait until
         // the gate is in the tree before anybody relies on it.
-        gate.read_begin();
+        gate.wait_live();
         self.gate_bytes
             .store(mem::ksize(&KBoxed::pinned(&gate)), Relaxed);
-        // INVARIANT: `read_begin()` returned, so the gate is live.
+        // INVARIANT: `wait_live()` returned, so the gate is live.
         *slot = Some(gate);
         Ok(())
     }
@@ -480,7 +491,10 @@ impl Reservation {
         let made = self.group.sync_gate().and_then(|()| {
             for _ in 0..self.count {
                 // `created` has room for `count`: the push cannot allocate.
-                created.push(Subscriber::new(mm, self.kind, self.interval)?, GFP_KERNEL)?;
+                created.push(
+                    Subscriber::new(&self.group.shared.registrar, mm, self.kind, self.interval)?,
+                    GFP_KERNEL,
+                )?;
             }
             Ok(())
         });

@@ -21,6 +21,7 @@
 
 use crate::{
     control::MAX_MIRROR_PAGES,
+    counters::Counters,
     mmu_notifier::{
         Event,
         Finish,
@@ -28,9 +29,9 @@ use crate::{
         IntervalNotifierOps,
         Invalidate,
         Pass,
-        Refused, //
+        Refused,
+        RegistrarRef, //
     },
-    subscriber::Counters,
     sys::mem,
 };
 use core::{
@@ -39,6 +40,7 @@ use core::{
 };
 use kernel::{
     mm::MmWithUser,
+    new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
@@ -46,6 +48,7 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
+        lock::mutex::MutexBackend,
         Arc,
         Mutex, //
     },
@@ -121,9 +124,10 @@ pub(crate) struct MirrorOps {
 
 #[vtable]
 impl IntervalNotifierOps for MirrorOps {
-    type Mirror = Snapshot;
+    type Locked = Snapshot;
+    type Backend = MutexBackend;
 
-    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
         let blockable = matches!(inv, Invalidate::Blockable(_));
         let mut snapshot = match inv {
             Invalidate::Blockable(b) => b.lock(),
@@ -138,7 +142,7 @@ impl IntervalNotifierOps for MirrorOps {
         };
         let range = snapshot.range();
         self.stats.pairs.start(blockable);
-        if range.event() == Event::Release {
+        if range.event() == Some(Event::Release) {
             self.stats.pairs.release();
         }
         // Taking the lock set the sequence (readers in flight retry); what they read is gone.
@@ -146,7 +150,7 @@ impl IntervalNotifierOps for MirrorOps {
         Ok(snapshot.finish_later())
     }
 
-    fn invalidate_finish(&self, _finish: &Finish) {
+    fn invalidate_finish(&self, _finish: Finish<'_, Self>) {
         // Where a device would wait for its TLB flush. Closes the pair.
         self.stats.pairs.end();
     }
@@ -163,8 +167,12 @@ pub(crate) struct MirrorSub {
 
 impl MirrorSub {
     /// Inserts a mirror over `interval` (`(start, len)`, `None`: the whole address space) of
-    /// `mm`. `EINVAL` for an empty, unaligned or overflowing interval.
-    pub(crate) fn new(mm: &MmWithUser, interval: Option<(usize, usize)>) -> Result<Arc<Self>> {
+    /// `mm`, through `registrar`. `EINVAL` for an empty, unaligned or overflowing interval.
+    pub(crate) fn new(
+        registrar: &RegistrarRef,
+        mm: &MmWithUser,
+        interval: Option<(usize, usize)>,
+    ) -> Result<Arc<Self>> {
         let ops = MirrorOps {
             stats: Stats {
                 pairs: Counters::new(),
@@ -179,18 +187,30 @@ impl MirrorSub {
                     return Err(EINVAL);
                 }
                 KBox::pin_init(
-                    IntervalNotifier::new(mm, start, len, ops, Snapshot::new()),
+                    IntervalNotifier::new(
+                        registrar,
+                        mm,
+                        start,
+                        len,
+                        ops,
+                        new_mutex!(Snapshot::new(), "mmn_mirror"),
+                    ),
                     GFP_KERNEL,
                 )?
             }
             None => KBox::pin_init(
-                IntervalNotifier::whole_address_space(mm, ops, Snapshot::new()),
+                IntervalNotifier::whole_address_space(
+                    registrar,
+                    mm,
+                    ops,
+                    new_mutex!(Snapshot::new(), "mmn_mirror"),
+                ),
                 GFP_KERNEL,
             )?,
         };
         Arc::pin_init(
             pin_init!(Self {
-                snapshotting <- kernel::new_mutex!((), "mmn_mirror_snapshot"),
+                snapshotting <- new_mutex!((), "mmn_mirror_snapshot"),
                 notifier,
             }),
             GFP_KERNEL,

@@ -12,6 +12,7 @@
 // `control` and `policy` are pure `core` code that the host crate in `host/` compiles too; they
 // are `pub` so that the same items are public there.
 pub mod control;
+mod counters;
 mod group;
 mod mirror;
 mod mm;
@@ -54,11 +55,14 @@ fn selftest_requested() -> bool {
     *core::borrow::Borrow::<u8>::borrow(&value) != 0
 }
 
-/// The loaded module: the state and the debugfs directory that exposes it.
+/// The loaded module: the state, the debugfs directory that exposes it, and the registrar of
+/// every notifier it registers.
 struct MmnStopgap {
     /// `None` only while unloading.
     dir: Option<sys::debugfs::Dir<State>>,
     state: Arc<State>,
+    /// `None` only while unloading; dropped last: no notifier of the module outlives it.
+    registrar: Option<mmu_notifier::Registrar>,
 }
 
 impl kernel::Module for MmnStopgap {
@@ -66,12 +70,14 @@ impl kernel::Module for MmnStopgap {
         if selftest_requested() {
             selftest::run();
         }
-        let state = Arc::pin_init(State::new()?, GFP_KERNEL)?;
+        let registrar = mmu_notifier::Registrar::new()?;
+        let state = Arc::pin_init(State::new(registrar.clone())?, GFP_KERNEL)?;
         let dir = sys::debugfs::Dir::new(c"mmn_stopgap", module, state.clone(), &state::FILES)?;
         pr_info!("loaded: /sys/kernel/debug/mmn_stopgap/ (policy stopgap)\n");
         Ok(Self {
             dir: Some(dir),
             state,
+            registrar: Some(registrar),
         })
     }
 }
@@ -81,7 +87,9 @@ impl Drop for MmnStopgap {
         // No file is open (each open file pins the module), so removal is immediate.
         drop(self.dir.take());
         self.state.shutdown();
-        mmu_notifier::synchronize();
+        // Takes out of the core whatever is still registered, and waits until the core has
+        // freed every subscription put so far: no callback of the module runs after this.
+        drop(self.registrar.take());
         pr_info!("unloaded: every subscriber and gate unregistered\n");
     }
 }

@@ -6,26 +6,50 @@
 //! log: one `ok`/`not ok` line per test, then `selftest: N passed, M failed`. The host crate
 //! tests `control.rs` and `policy.rs` with `cargo test`; these run the same rule inside the
 //! kernel, and the parts that need kernel types (the pairing counters, the mirror's snapshot,
-//! the command ranges, the event mapping).
+//! the command ranges), and the contracts of the mmu_notifier abstraction that hold at run
+//! time (the registrar's teardown, a read sequence given to another notifier), on the mm of
+//! the process that loads the module.
 
 use crate::{
     control::{
         Pages,
         Policy, //
     },
-    mirror, mmu_notifier,
+    counters::Counters,
+    mirror,
+    mmu_notifier::{
+        IntervalNotifier,
+        IntervalNotifierOps,
+        Invalidate,
+        MmuNotifierOps,
+        Pass,
+        Refused,
+        Registrar,
+        Start,
+        Subscription, //
+    },
     policy::{
         decide,
         gate_needed,
         Verdict, //
     },
     state,
-    subscriber::Counters,
-    sys::mem,
+    sys::{
+        mem,
+        task, //
+    },
 };
 use kernel::{
+    new_mutex,
     page::PAGE_SIZE,
-    prelude::*, //
+    prelude::*,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        lock::mutex::MutexBackend,
+    },
 };
 
 /// One test: its name and its body (`Ok` if it holds, `Err` with what failed).
@@ -158,20 +182,114 @@ fn kmalloc_classes() -> core::result::Result<(), &'static str> {
     )
 }
 
-fn events() -> core::result::Result<(), &'static str> {
+/// Set by [`Probe::release`]: a `release` call is what `mmu_notifier_unregister()` makes of a
+/// subscription whose mm is still alive.
+static PROBE_RELEASED: Atomic<u32> = Atomic::new(0);
+
+/// An hlist subscriber that only counts its `release` calls.
+struct Probe;
+
+#[vtable]
+impl MmuNotifierOps for Probe {
+    fn invalidate_range_start<'a>(&self, _start: Start<'a, Self>) -> Result<(), Refused<'a>> {
+        Ok(())
+    }
+
+    fn release(&self) {
+        PROBE_RELEASED.add(1, Relaxed);
+    }
+}
+
+/// A registrar dropped while a subscription's handle still lives (as a leaked one would)
+/// takes it out of the core itself, then refuses registrations before they reach the core; the
+/// handle dropped after it only frees the memory.
+fn registrar_teardown() -> core::result::Result<(), &'static str> {
+    let mm = task::current_mm().map_err(|_| "the loading process has no mm")?;
+    let mm = &*mm;
+    let registrar = Registrar::new().map_err(|_| "no registrar")?;
+    let late = registrar.clone();
+    let outliving = Subscription::new(&registrar, mm, Probe).map_err(|_| "no subscription")?;
+    let before = PROBE_RELEASED.load(Relaxed);
+    drop(registrar);
     check(
-        mmu_notifier::event_names_are_distinct(),
-        "every known event maps to its own name",
+        PROBE_RELEASED.load(Relaxed) == before + 1,
+        "the dropped registrar unregisters a live subscription (release ran)",
+    )?;
+    drop(outliving);
+    check(late.is_closed(), "the registrar is closed")?;
+    let before = PROBE_RELEASED.load(Relaxed);
+    check(
+        matches!(Subscription::new(&late, mm, Probe), Err(e) if e == ENODEV),
+        "registering through a dropped registrar fails with ENODEV",
+    )?;
+    // Refused before registering: a subscription registered, then taken back because the
+    // registrar is gone, would have seen `release`.
+    check(
+        PROBE_RELEASED.load(Relaxed) == before,
+        "registering through a dropped registrar never reaches the core",
     )
 }
 
-const TESTS: [Test; 6] = [
+/// An interval notifier whose read side is checked with another one's sequence.
+struct Reader;
+
+#[vtable]
+impl IntervalNotifierOps for Reader {
+    type Locked = ();
+    type Backend = MutexBackend;
+
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
+        match inv {
+            Invalidate::Blockable(b) => Ok(b.lock().done()),
+            Invalidate::NonBlocking(nb) => match nb.try_lock() {
+                Ok(guard) => Ok(guard.done()),
+                Err(nb) => Err(nb.refuse()),
+            },
+        }
+    }
+}
+
+/// A read sequence begun on one notifier always asks another one for a retry.
+fn foreign_read_seq() -> core::result::Result<(), &'static str> {
+    let mm = task::current_mm().map_err(|_| "the loading process has no mm")?;
+    let mm = &*mm;
+    let registrar = Registrar::new().map_err(|_| "no registrar")?;
+    // Two pages at the top of the user address space, where nothing is mapped.
+    let top = (usize::MAX & kernel::page::PAGE_MASK) - 4 * PAGE_SIZE;
+    let a = KBox::pin_init(
+        IntervalNotifier::new(&registrar, mm, top, PAGE_SIZE, Reader, new_mutex!((), "a")),
+        GFP_KERNEL,
+    )
+    .map_err(|_| "no notifier a")?;
+    let b = KBox::pin_init(
+        IntervalNotifier::new(
+            &registrar,
+            mm,
+            top + PAGE_SIZE,
+            PAGE_SIZE,
+            Reader,
+            new_mutex!((), "b"),
+        ),
+        GFP_KERNEL,
+    )
+    .map_err(|_| "no notifier b")?;
+    let seq = a.read_begin();
+    check(!a.lock().read_retry(seq), "its own notifier: no collision")?;
+    check(b.lock().read_retry(seq), "another notifier: retry")?;
+    check(
+        b.check_retry(seq),
+        "another notifier: check_retry says retry",
+    )
+}
+
+const TESTS: [Test; 7] = [
     ("pairing_counters", pairing_counters),
     ("mirror_clear", mirror_clear),
     ("command_ranges", command_ranges),
     ("rule", rule),
     ("kmalloc_classes", kmalloc_classes),
-    ("events", events),
+    ("registrar_teardown", registrar_teardown),
+    ("foreign_read_seq", foreign_read_seq),
 ];
 
 /// Runs every test, printing one line each and a summary. Returns the number that failed.

@@ -16,7 +16,9 @@ use crate::{
         Registry,
         Shared, //
     },
-    mirror, subscriber,
+    mirror,
+    mmu_notifier::RegistrarRef,
+    subscriber,
     sys::{
         debugfs::FileSpec,
         task::{
@@ -61,9 +63,10 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// A fresh state: policy `stopgap`, no subscribers, zero counters.
-    pub(crate) fn new() -> Result<impl PinInit<Self>> {
-        let shared = Arc::new(Shared::new(), GFP_KERNEL)?;
+    /// A fresh state: policy `stopgap`, no subscribers, zero counters; every subscriber and
+    /// gate registered through `registrar`.
+    pub(crate) fn new(registrar: RegistrarRef) -> Result<impl PinInit<Self>> {
+        let shared = Arc::new(Shared::new(registrar), GFP_KERNEL)?;
         Ok(pin_init!(Self {
             registry <- new_mutex!(Registry::new(shared.clone()), "mmn_stopgap_registry"),
             switching <- new_mutex!((), "mmn_stopgap_switching"),

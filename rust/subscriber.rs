@@ -13,114 +13,27 @@
 
 use crate::{
     control::Kind,
+    counters::Counters,
     mirror::MirrorSub,
     mmu_notifier::{
+        End,
         MmuNotifierOps,
-        Range,
         Refused,
+        RegistrarRef,
         Start,
         Subscription, //
     },
+    sys::mem,
 };
 use core::fmt;
 use kernel::{
     mm::MmWithUser,
     prelude::*,
     sync::{
-        atomic::{
-            Atomic,
-            Relaxed, //
-        },
-        Arc,
+        atomic::Relaxed,
+        Arc, //
     },
 };
-
-/// Counters shared by every kind; all updates are single atomic operations, so callbacks on a
-/// non-blockable range never sleep and never spin on a lock.
-///
-/// For a `mirror`, a start is an invalidation's first pass and an end its second pass.
-pub(crate) struct Counters {
-    /// Starts accepted.
-    starts: Atomic<u64>,
-    /// Ends received.
-    ends: Atomic<u64>,
-    /// Starts on a non-blockable range (accepted by `paired`, refused by `eagain`).
-    nonblock: Atomic<u64>,
-    /// Open start/end pairs right now.
-    in_flight: Atomic<i64>,
-    /// Ends that found no open start.
-    unpaired: Atomic<u64>,
-    /// The mm went away (`release` ran).
-    dead: Atomic<bool>,
-}
-
-impl Counters {
-    pub(crate) fn new() -> Self {
-        Self {
-            starts: Atomic::new(0),
-            ends: Atomic::new(0),
-            nonblock: Atomic::new(0),
-            in_flight: Atomic::new(0),
-            unpaired: Atomic::new(0),
-            dead: Atomic::new(false),
-        }
-    }
-
-    /// Zeroes the event counters; the in-flight count and the dead flag are state, not events,
-    /// and are kept.
-    pub(crate) fn reset(&self) {
-        self.starts.store(0, Relaxed);
-        self.ends.store(0, Relaxed);
-        self.nonblock.store(0, Relaxed);
-        self.unpaired.store(0, Relaxed);
-    }
-
-    /// Opens a pair.
-    pub(crate) fn start(&self, blockable: bool) {
-        self.starts.add(1, Relaxed);
-        if !blockable {
-            self.nonblock.add(1, Relaxed);
-        }
-        self.in_flight.add(1, Relaxed);
-    }
-
-    /// Closes a pair; an end with none open is the bug this project exists to catch.
-    pub(crate) fn end(&self) {
-        self.ends.add(1, Relaxed);
-        let mut open = self.in_flight.load(Relaxed);
-        loop {
-            if open <= 0 {
-                self.unpaired.add(1, Relaxed);
-                return;
-            }
-            match self.in_flight.cmpxchg(open, open - 1, Relaxed) {
-                Ok(_) => return,
-                Err(now) => open = now,
-            }
-        }
-    }
-
-    /// Counts a refused non-blockable start.
-    fn refused(&self) {
-        self.nonblock.add(1, Relaxed);
-    }
-
-    /// The mm went away.
-    pub(crate) fn release(&self) {
-        self.dead.store(true, Relaxed);
-    }
-
-    /// `(starts, ends, nonblock, in_flight, unpaired)`, for the in-kernel unit tests.
-    pub(crate) fn snapshot(&self) -> (u64, u64, u64, i64, u64) {
-        (
-            self.starts.load(Relaxed),
-            self.ends.load(Relaxed),
-            self.nonblock.load(Relaxed),
-            self.in_flight.load(Relaxed),
-            self.unpaired.load(Relaxed),
-        )
-    }
-}
 
 /// The `paired` subscriber.
 pub(crate) struct Paired {
@@ -134,7 +47,7 @@ impl MmuNotifierOps for Paired {
         Ok(())
     }
 
-    fn invalidate_range_end(&self, _range: &Range) {
+    fn invalidate_range_end(&self, _end: End<'_>) {
         self.counters.end();
     }
 
@@ -185,11 +98,12 @@ pub(crate) struct Subscriber {
 }
 
 impl Subscriber {
-    /// Registers a new subscriber of `kind` on `mm`; a `mirror` over `interval`
-    /// (`(start, len)`, `None`: the whole address space).
+    /// Registers a new subscriber of `kind` on `mm` through `registrar`; a `mirror` over
+    /// `interval` (`(start, len)`, `None`: the whole address space).
     ///
     /// Allocates with `GFP_KERNEL` and takes the mm's locks: see [`Subscription::new`].
     pub(crate) fn new(
+        registrar: &RegistrarRef,
         mm: &MmWithUser,
         kind: Kind,
         interval: Option<(usize, usize)>,
@@ -197,26 +111,28 @@ impl Subscriber {
         let (notifier, bytes) = match kind {
             Kind::Paired => {
                 let s = Subscription::new(
+                    registrar,
                     mm,
                     Paired {
                         counters: Counters::new(),
                     },
                 )?;
-                let bytes = s.ksize();
+                let bytes = mem::kmalloc_class(Subscription::<Paired>::allocation_size());
                 (Notifier::Paired(s), bytes)
             }
             Kind::Eagain => {
                 let s = Subscription::new(
+                    registrar,
                     mm,
                     Eagain {
                         counters: Counters::new(),
                     },
                 )?;
-                let bytes = s.ksize();
+                let bytes = mem::kmalloc_class(Subscription::<Eagain>::allocation_size());
                 (Notifier::Eagain(s), bytes)
             }
             Kind::Mirror => {
-                let m = MirrorSub::new(mm, interval)?;
+                let m = MirrorSub::new(registrar, mm, interval)?;
                 let bytes = m.bytes();
                 (Notifier::Mirror(m), bytes)
             }

@@ -114,8 +114,8 @@ if what == "rust-mm-mmu_notifier":
     # The abstraction: the same files, in the kernel crate (rust/mm/X -> rust/kernel/mm/X).
     # The module's private helper declarations (rust/mm.rs) become the kernel's helpers,
     # which the bindings expose like every other one.
-    files = ["mmu_notifier.rs", "mmu_notifier/interval.rs", "mmu_notifier/subscription.rs",
-             "hmm.rs"]
+    files = ["mmu_notifier.rs", "mmu_notifier/interval.rs", "mmu_notifier/registrar.rs",
+             "mmu_notifier/subscription.rs", "mmu_notifier/watcher.rs", "hmm.rs"]
     have = sorted(os.path.relpath(os.path.join(d, f), f"{root}/rust/mm")
                   for d, _, fs in os.walk(f"{root}/rust/mm") for f in fs if f.endswith(".rs"))
     if have != sorted(files):
@@ -164,7 +164,7 @@ elif what == "samples-rust-mmn_stopgap":
     # `use kernel::mm` at the crate root keeps every `crate::mmu_notifier` path valid.
     dst = "samples/rust/mmn_stopgap"
     src = f"{root}/rust"
-    files = ["mmn_stopgap.rs", "control.rs", "group.rs", "mirror.rs", "policy.rs",
+    files = ["mmn_stopgap.rs", "control.rs", "counters.rs", "group.rs", "mirror.rs", "policy.rs",
              "selftest.rs", "state.rs", "subscriber.rs", "sys.rs"]
     files += ["sys/" + f for f in sorted(os.listdir(f"{src}/sys")) if f.endswith(".rs")]
     for f in files:

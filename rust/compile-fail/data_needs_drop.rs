@@ -15,7 +15,9 @@ impl MmuNotifierOps for Bad {
 }
 
 fn check(mm: &MmWithUser) -> Result {
+    let registrar = Registrar::new()?;
     let _s = Subscription::new(
+        &registrar,
         mm,
         Bad {
             _owned: KBox::new(0, GFP_KERNEL)?,

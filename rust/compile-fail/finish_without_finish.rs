@@ -3,13 +3,14 @@
 //! A second pass needs a finish callback.
 include!("common.rs");
 
-struct Mirror;
+struct OnePass;
 
 #[vtable]
-impl IntervalNotifierOps for Mirror {
-    type Mirror = ();
+impl IntervalNotifierOps for OnePass {
+    type Locked = ();
+    type Backend = MutexBackend;
 
-    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
         match inv {
             Invalidate::Blockable(b) => Ok(b.lock().finish_later()),
             Invalidate::NonBlocking(nb) => Err(nb.refuse()),
@@ -18,7 +19,11 @@ impl IntervalNotifierOps for Mirror {
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _n = KBox::pin_init(IntervalNotifier::whole_address_space(mm, Mirror, ()), GFP_KERNEL)?;
+    let registrar = Registrar::new()?;
+    let _n = KBox::pin_init(
+        IntervalNotifier::whole_address_space(&registrar, mm, OnePass, new_mutex!((), "cf")),
+        GFP_KERNEL,
+    )?;
     Ok(())
 }
 

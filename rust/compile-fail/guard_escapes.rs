@@ -3,23 +3,32 @@
 //! The lock taken in invalidate, which set the sequence, cannot leave the callback.
 include!("common.rs");
 
-struct Mirror;
+struct Keeps;
 
 #[vtable]
-impl IntervalNotifierOps for Mirror {
-    type Mirror = ();
+impl IntervalNotifierOps for Keeps {
+    type Locked = ();
+    type Backend = MutexBackend;
 
-    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
-        if let Invalidate::Blockable(b) = inv {
-            let kept: InvalidateGuard<'static, Self> = b.lock();
-            drop(kept);
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
+        match inv {
+            Invalidate::Blockable(b) => {
+                let guard = b.lock();
+                let kept: &InvalidateGuard<'static, Self> = &guard;
+                let _ = kept;
+                Ok(guard.done())
+            }
+            Invalidate::NonBlocking(nb) => Err(nb.refuse()),
         }
-        Ok(Pass::DONE)
     }
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _n = KBox::pin_init(IntervalNotifier::whole_address_space(mm, Mirror, ()), GFP_KERNEL)?;
+    let registrar = Registrar::new()?;
+    let _n = KBox::pin_init(
+        IntervalNotifier::whole_address_space(&registrar, mm, Keeps, new_mutex!((), "cf")),
+        GFP_KERNEL,
+    )?;
     Ok(())
 }
 

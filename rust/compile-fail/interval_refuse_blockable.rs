@@ -7,9 +7,10 @@ struct Bad;
 
 #[vtable]
 impl IntervalNotifierOps for Bad {
-    type Mirror = ();
+    type Locked = ();
+    type Backend = MutexBackend;
 
-    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
         match inv {
             Invalidate::Blockable(b) => Err(b.refuse()),
             Invalidate::NonBlocking(nb) => Err(nb.refuse()),
@@ -18,7 +19,11 @@ impl IntervalNotifierOps for Bad {
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _n = KBox::pin_init(IntervalNotifier::whole_address_space(mm, Bad, ()), GFP_KERNEL)?;
+    let registrar = Registrar::new()?;
+    let _n = KBox::pin_init(
+        IntervalNotifier::whole_address_space(&registrar, mm, Bad, new_mutex!((), "cf")),
+        GFP_KERNEL,
+    )?;
     Ok(())
 }
 

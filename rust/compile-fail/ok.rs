@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // expect: builds
-//! The harness itself builds: a refuser without an end, a pairing subscriber, a two-pass
-//! interval notifier with the sequence protocol.
+//! The harness itself builds: every contract used correctly (a refuser without an end, a
+//! pairing subscriber, a two-pass interval notifier with the sequence protocol and its finish
+//! views, a watcher, all through a registrar).
 include!("common.rs");
 
 struct Refuser;
@@ -26,16 +27,21 @@ impl MmuNotifierOps for Pairing {
         Ok(())
     }
 
-    fn invalidate_range_end(&self, _range: &Range) {}
+    fn invalidate_range_end(&self, end: End<'_>) {
+        match end {
+            End::Blockable(_) | End::NonBlocking(_) => (),
+        }
+    }
 }
 
-struct Mirror;
+struct TwoPass;
 
 #[vtable]
-impl IntervalNotifierOps for Mirror {
-    type Mirror = u64;
+impl IntervalNotifierOps for TwoPass {
+    type Locked = u64;
+    type Backend = MutexBackend;
 
-    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
         let mut guard = match inv {
             Invalidate::Blockable(b) => b.lock(),
             Invalidate::NonBlocking(nb) => match nb.try_lock() {
@@ -47,16 +53,45 @@ impl IntervalNotifierOps for Mirror {
         Ok(guard.finish_later())
     }
 
-    fn invalidate_finish(&self, _finish: &Finish) {}
+    fn invalidate_finish(&self, finish: Finish<'_, Self>) {
+        match finish {
+            Finish::Blockable(b) => *b.lock() += 1,
+            Finish::NonBlocking(nb) => {
+                if let Some(mut guard) = nb.try_lock() {
+                    *guard += 1;
+                }
+            }
+        }
+    }
+}
+
+struct Watcher;
+
+impl IntervalWatcherOps for Watcher {
+    fn invalidate<'a>(&self, inv: Watch<'a>) -> Result<(), Refused<'a>> {
+        match inv {
+            Watch::Blockable(_) => Ok(()),
+            Watch::NonBlocking(nb) => Err(nb.refuse()),
+        }
+    }
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _r = Subscription::new(mm, Refuser)?;
-    let _p = Subscription::new(mm, Pairing)?;
-    let n = KBox::pin_init(IntervalNotifier::new(mm, 0, 4096, Mirror, 0u64), GFP_KERNEL)?;
+    let registrar = Registrar::new()?;
+    let _r = Subscription::new(&registrar, mm, Refuser)?;
+    let _p = Subscription::new(&registrar, mm, Pairing)?;
+    let n = KBox::pin_init(
+        IntervalNotifier::new(&registrar, mm, 0, 4096, TwoPass, new_mutex!(0u64, "cf_ok")),
+        GFP_KERNEL,
+    )?;
     let seq = n.read_begin();
     let guard = n.lock();
     let _ = guard.read_retry(seq);
+    let w = KBox::pin_init(
+        IntervalWatcher::whole_address_space(&registrar, mm, Watcher),
+        GFP_KERNEL,
+    )?;
+    w.wait_live();
     Ok(())
 }
 

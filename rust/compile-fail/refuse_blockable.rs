@@ -11,14 +11,15 @@ impl MmuNotifierOps for Bad {
 
     fn invalidate_range_start<'a>(&self, start: Start<'a, Self>) -> Result<(), Refused<'a>> {
         match start {
-            Start::NonBlocking(nb) => Err(nb.refuse()),
             Start::Blockable(range) => Err(range.refuse()),
+            Start::NonBlocking(nb) => Err(nb.refuse()),
         }
     }
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _s = Subscription::new(mm, Bad)?;
+    let registrar = Registrar::new()?;
+    let _s = Subscription::new(&registrar, mm, Bad)?;
     Ok(())
 }
 

@@ -14,11 +14,12 @@ impl MmuNotifierOps for Bad {
         }
     }
 
-    fn invalidate_range_end(&self, _range: &Range) {}
+    fn invalidate_range_end(&self, _end: End<'_>) {}
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _s = Subscription::new(mm, Bad)?;
+    let registrar = Registrar::new()?;
+    let _s = Subscription::new(&registrar, mm, Bad)?;
     Ok(())
 }
 

@@ -15,7 +15,8 @@ impl MmuNotifierOps for Bad {
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _s = Subscription::new(mm, Bad)?;
+    let registrar = Registrar::new()?;
+    let _s = Subscription::new(&registrar, mm, Bad)?;
     Ok(())
 }
 

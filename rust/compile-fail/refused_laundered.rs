@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // expect: lifetime may not live long enough
 //! A refusal cannot outlive the call that made it: kept, it could be returned from a blockable
-//! call, or by a type that may not refuse.
+//! call.
 include!("common.rs");
 
 struct Bad;
@@ -20,7 +20,8 @@ impl MmuNotifierOps for Bad {
 }
 
 fn check(mm: &MmWithUser) -> Result {
-    let _s = Subscription::new(mm, Bad)?;
+    let registrar = Registrar::new()?;
+    let _s = Subscription::new(&registrar, mm, Bad)?;
     Ok(())
 }
 

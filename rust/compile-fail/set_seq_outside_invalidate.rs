@@ -1,21 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
-// expect: no method named `set_seq` found for struct `MirrorGuard
+// expect: no method named `set_seq` found for struct `ReadGuard
 //! The sequence is set only by taking the lock inside invalidate: the read side cannot set it.
 include!("common.rs");
 
-struct Mirror;
-
-#[vtable]
-impl IntervalNotifierOps for Mirror {
-    type Mirror = ();
-
-    fn invalidate<'a>(&self, _inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
-        Ok(Pass::DONE)
-    }
-}
-
 fn check(mm: &MmWithUser) -> Result {
-    let n = KBox::pin_init(IntervalNotifier::whole_address_space(mm, Mirror, ()), GFP_KERNEL)?;
+    let registrar = Registrar::new()?;
+    let n = KBox::pin_init(
+        IntervalNotifier::whole_address_space(&registrar, mm, Honest, new_mutex!((), "cf")),
+        GFP_KERNEL,
+    )?;
     let mut guard = n.lock();
     guard.set_seq();
     Ok(())

@@ -29,14 +29,17 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     /// (`EINVAL` otherwise).
     ///
     /// `EBUSY` if an invalidation came in since `seq`: begin again. The pfns are only valid
-    /// once [`MirrorGuard::read_retry`] says so, under the notifier's lock. Sleeps, and may
+    /// once [`ReadGuard::read_retry`] says so, under the notifier's lock. Sleeps, and may
     /// fault pages in, which invalidates this very notifier: never call it with the
-    /// notifier's lock held (a [`MirrorGuard`] alive), which its `invalidate` takes.
+    /// notifier's lock held (a [`ReadGuard`] alive), which its `invalidate` takes.
     /// Needs `CONFIG_HMM_MIRROR`.
+    ///
+    /// [`ReadGuard::read_retry`]: super::mmu_notifier::ReadGuard::read_retry
+    /// [`ReadGuard`]: super::mmu_notifier::ReadGuard
     pub(crate) fn hmm_range_fault(
         &self,
         mm: &MmWithUser,
-        seq: ReadSeq,
+        seq: ReadSeq<'_, T>,
         start: usize,
         pfns: &mut [usize],
     ) -> Result {

@@ -6,44 +6,58 @@
 //!
 //! - [`Subscription`]: a `struct mmu_notifier` on the mm's hlist. It sees every
 //!   `invalidate_range_start`/`invalidate_range_end` pair and the final `release`. Dropping it
-//!   costs no SRCU grace period: the core frees it later ([`mmu_notifier_put()`]), and
-//!   [`synchronize()`] waits for those frees.
-//! - [`IntervalNotifier`]: a `struct mmu_interval_notifier` over a range of the address space.
-//!   The core calls interval notifiers *before* any hlist subscriber; a driver mirrors the
-//!   pages of its range with the sequence protocol ([`IntervalNotifier::read_begin`],
-//!   [`MirrorGuard::read_retry`], and the sequence set by [`InvalidateGuard`]) under the lock
-//!   the notifier owns, and may split its invalidation in two passes (`invalidate_finish`).
+//!   costs no SRCU grace period: the core frees it later (`mmu_notifier_put()`).
+//! - [`IntervalNotifier`]: a `struct mmu_interval_notifier` over a range of the address space,
+//!   for a driver that keeps a copy of the pages of its range (a device page table): it owns
+//!   the driver's lock over that copy and implements the sequence protocol
+//!   ([`IntervalNotifier::read_begin`], [`ReadGuard::read_retry`], and the sequence that every
+//!   `invalidate` records by taking the lock), and may split its invalidation in two passes
+//!   (`invalidate_finish`). The core calls interval notifiers *before* any hlist subscriber.
+//! - [`IntervalWatcher`]: an interval notifier that keeps no copy of the pages and so has no
+//!   read side, no lock and no sequence to record: it only watches (and may refuse) the
+//!   invalidations of its range.
+//!
+//! Every one of them is registered through the module's [`Registrar`], which the module owns:
+//! dropping it at unload removes what is still registered and waits until the core is done
+//! with everything the module registered, so that no callback of the module runs after it.
 //!
 //! The core's contract is in the types, not in comments:
 //!
 //! - a callback that may sleep is handed a *blockable* view of the range, one that must not is
-//!   handed a *non-blocking* view; only the non-blocking view can produce [`Refused`], which the
-//!   core sees as `-EAGAIN` (the only refusal it allows);
+//!   handed a *non-blocking* view ([`Start`], [`End`], [`Invalidate`], [`Watch`], [`Finish`]);
+//!   only a non-blocking view can produce [`Refused`], which the core sees as `-EAGAIN` (the
+//!   only refusal it allows), and only a blockable one can take a lock by sleeping;
 //! - an hlist subscriber refuses only if its type says so ([`MmuNotifierOps::MAY_REFUSE`]), and
 //!   such a type cannot have `invalidate_range_end` (the core calls every end after a refusal,
 //!   so a refuser could not tell which end belongs to a start it refused): both are build
 //!   errors;
-//! - `mmu_interval_set_seq()` is called only by taking the notifier's own lock inside its
-//!   `invalidate` ([`InvalidateGuard`]), as `mmu_interval_read_retry()` requires, and always
-//!   then;
+//! - an [`IntervalNotifier`]'s `invalidate` can only accept an invalidation with a [`Pass`],
+//!   and only the guard of its own lock makes one ([`InvalidateGuard::done`],
+//!   [`InvalidateGuard::finish_later`]); taking that lock is what calls
+//!   `mmu_interval_set_seq()`: so the sequence is set, under the lock `read_retry` needs,
+//!   whenever the invalidation is accepted;
 //! - the data of an hlist subscription, freed by the core in atomic context, has no drop glue.
 //!
-//! [`mmu_notifier_put()`]: srctree/mm/mmu_notifier.c
+//! `Documentation/mmn_stopgap.rst` has the table of the core's rules and of the check that
+//! holds each one (a compile-fail check, a test, or only a document).
 //!
 //! C header: [include/linux/mmu_notifier.h](srctree/include/linux/mmu_notifier.h)
-//!
-//! The hlist subscription is in `subscription.rs`, the interval notifier (with its sequence
-//! protocol and two-pass invalidation) in `interval.rs`; HMM's fault-in on an interval notifier
-//! is in `mm/hmm.rs`.
 
-use core::marker::PhantomData;
+use core::{
+    ffi::c_void,
+    marker::PhantomData, //
+};
 use kernel::{
     bindings,
+    mm::Mm,
+    prelude::*,
     types::Opaque, //
 };
 
 mod interval;
+mod registrar;
 mod subscription;
+mod watcher;
 
 pub(crate) use interval::{
     Finish,
@@ -59,10 +73,16 @@ pub(crate) use interval::{
     reason = "API for drivers; this module does not need it"
 )]
 pub(crate) use interval::{
+    BlockableFinish,
     BlockableInvalidate,
     InvalidateGuard,
-    MirrorGuard,
-    NonBlockingInvalidate, //
+    NonBlockingFinish,
+    NonBlockingInvalidate,
+    ReadGuard, //
+};
+pub(crate) use registrar::{
+    Registrar,
+    RegistrarRef, //
 };
 #[expect(
     unused_imports,
@@ -70,14 +90,40 @@ pub(crate) use interval::{
 )]
 pub(crate) use subscription::NonBlocking;
 pub(crate) use subscription::{
-    synchronize,
+    End,
     MmuNotifierOps,
     Start,
     Subscription, //
 };
+#[expect(
+    unused_imports,
+    reason = "API for drivers; this module does not need it"
+)]
+pub(crate) use watcher::NonBlockingWatch;
+pub(crate) use watcher::{
+    IntervalWatcher,
+    IntervalWatcherOps,
+    Watch, //
+};
 
 /// Why an invalidation happens (`enum mmu_notifier_event`).
+///
+/// Non-exhaustive: the core may gain events, and [`Range::event`] says `None` for one this
+/// abstraction does not know.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{bindings, mm::mmu_notifier::Event};
+///
+/// let clear = Event::try_from(bindings::mmu_notifier_event_MMU_NOTIFY_CLEAR)?;
+/// assert_eq!(clear, Event::Clear);
+/// assert_eq!(clear.as_str(), "MMU_NOTIFY_CLEAR");
+/// assert!(Event::try_from(u32::MAX).is_err());
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub(crate) enum Event {
     /// `munmap()` or the move of `mremap()`.
     Unmap,
@@ -91,17 +137,34 @@ pub(crate) enum Event {
     SoftDirty,
     /// The address space is going away.
     Release,
-    /// Pages migrate.
+    /// Pages migrate; [`Range::owner`] names the driver that asked, which may ignore it.
     Migrate,
-    /// Entries become device-exclusive.
+    /// Entries become device-exclusive; [`Range::owner`] names the driver that asked.
     Exclusive,
-    /// A value this abstraction does not know yet.
-    Other(u32),
 }
 
 impl Event {
-    fn from_raw(raw: bindings::mmu_notifier_event) -> Self {
-        match raw {
+    /// The C name of the event (`"MMU_NOTIFY_CLEAR"`, ...), for log lines.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Event::Unmap => "MMU_NOTIFY_UNMAP",
+            Event::Clear => "MMU_NOTIFY_CLEAR",
+            Event::ProtectionVma => "MMU_NOTIFY_PROTECTION_VMA",
+            Event::ProtectionPage => "MMU_NOTIFY_PROTECTION_PAGE",
+            Event::SoftDirty => "MMU_NOTIFY_SOFT_DIRTY",
+            Event::Release => "MMU_NOTIFY_RELEASE",
+            Event::Migrate => "MMU_NOTIFY_MIGRATE",
+            Event::Exclusive => "MMU_NOTIFY_EXCLUSIVE",
+        }
+    }
+}
+
+impl TryFrom<bindings::mmu_notifier_event> for Event {
+    type Error = Error;
+
+    /// `EINVAL` for a value this abstraction does not know.
+    fn try_from(raw: bindings::mmu_notifier_event) -> Result<Self> {
+        Ok(match raw {
             bindings::mmu_notifier_event_MMU_NOTIFY_UNMAP => Event::Unmap,
             bindings::mmu_notifier_event_MMU_NOTIFY_CLEAR => Event::Clear,
             bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_VMA => Event::ProtectionVma,
@@ -110,40 +173,17 @@ impl Event {
             bindings::mmu_notifier_event_MMU_NOTIFY_RELEASE => Event::Release,
             bindings::mmu_notifier_event_MMU_NOTIFY_MIGRATE => Event::Migrate,
             bindings::mmu_notifier_event_MMU_NOTIFY_EXCLUSIVE => Event::Exclusive,
-            other => Event::Other(other),
-        }
+            _ => return Err(EINVAL),
+        })
     }
-}
-
-/// Whether every event the abstraction knows maps to its own variant (an in-kernel unit test
-/// of `Event::from_raw`).
-pub(crate) fn event_names_are_distinct() -> bool {
-    let raw = [
-        bindings::mmu_notifier_event_MMU_NOTIFY_UNMAP,
-        bindings::mmu_notifier_event_MMU_NOTIFY_CLEAR,
-        bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_VMA,
-        bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_PAGE,
-        bindings::mmu_notifier_event_MMU_NOTIFY_SOFT_DIRTY,
-        bindings::mmu_notifier_event_MMU_NOTIFY_RELEASE,
-        bindings::mmu_notifier_event_MMU_NOTIFY_MIGRATE,
-        bindings::mmu_notifier_event_MMU_NOTIFY_EXCLUSIVE,
-    ];
-    let events = raw.map(Event::from_raw);
-    let distinct = events
-        .iter()
-        .enumerate()
-        .all(|(i, e)| events[..i].iter().all(|f| f != e));
-    distinct
-        && events.iter().all(|e| !matches!(e, Event::Other(_)))
-        && Event::from_raw(u32::MAX) == Event::Other(u32::MAX)
 }
 
 /// A range of a process's address space being invalidated (`struct mmu_notifier_range`).
 ///
 /// # Invariants
 ///
-/// The wrapped range is valid and not modified for as long as a `&Range` exists: the core only
-/// lends it to a callback for the duration of that call.
+/// The wrapped range is valid and not modified for as long as a `&Range` exists, and its mm
+/// is alive: the core only lends it to a callback for the duration of that call.
 #[repr(transparent)]
 pub(crate) struct Range(Opaque<bindings::mmu_notifier_range>);
 
@@ -152,7 +192,8 @@ impl Range {
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a valid `struct mmu_notifier_range` that nobody modifies for `'a`.
+    /// `ptr` must point to a valid `struct mmu_notifier_range` whose mm is alive, and that
+    /// nobody modifies, for `'a`.
     unsafe fn from_raw<'a>(ptr: *const bindings::mmu_notifier_range) -> &'a Self {
         // SAFETY: `Range` is `repr(transparent)` over the C struct, and the caller guarantees
         // that the pointer is valid for `'a`.
@@ -174,9 +215,26 @@ impl Range {
         self.raw().end
     }
 
-    /// Why the range is invalidated.
-    pub(crate) fn event(&self) -> Event {
-        Event::from_raw(self.raw().event)
+    /// Why the range is invalidated; `None` for an event this abstraction does not know.
+    pub(crate) fn event(&self) -> Option<Event> {
+        Event::try_from(self.raw().event).ok()
+    }
+
+    /// The address space being invalidated.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn mm(&self) -> &Mm {
+        // SAFETY: By the type invariant the range's mm is alive while `self` lives; the core
+        // holds it for the whole invalidation.
+        unsafe { Mm::from_raw(self.raw().mm) }
+    }
+
+    /// Who asked for the invalidation, for [`Event::Migrate`] and [`Event::Exclusive`]: the
+    /// `owner` a driver passed to `migrate_vma_setup()` or `make_device_exclusive()` (its
+    /// device-private page map's owner), so that it can skip invalidations it caused itself;
+    /// null otherwise. Only compared, never dereferenced.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn owner(&self) -> *mut c_void {
+        self.raw().owner
     }
 
     /// Whether callbacks may sleep (`mmu_notifier_range_blockable()`).
@@ -188,11 +246,11 @@ impl Range {
 /// The answer of a callback that refuses a non-blockable invalidation; the core returns
 /// `-EAGAIN` to the OOM reaper or to `process_mrelease(2)`.
 ///
-/// Only the non-blocking view of a range can make one ([`NonBlocking::refuse`],
-/// [`NonBlockingInvalidate::refuse`]), and it carries the lifetime of that view: invariant in
-/// `'a` and neither `Send` nor `Sync`, it cannot be kept from one call and returned from
-/// another (a blockable one, or one of a type that may not refuse), so a blockable invalidation
-/// cannot be refused.
+/// Only a non-blocking view of a range can make one ([`NonBlocking::refuse`],
+/// [`NonBlockingInvalidate::refuse`], [`NonBlockingWatch::refuse`]), and it carries the
+/// lifetime of that view: invariant in `'a` and neither `Send` nor `Sync`, it cannot be kept
+/// from one call and returned from another (a blockable one, or one of a type that may not
+/// refuse), so a blockable invalidation cannot be refused.
 #[must_use]
 pub(crate) struct Refused<'a>(PhantomData<Brand<'a>>);
 
@@ -203,5 +261,36 @@ type Brand<'a> = (fn(&'a ()) -> &'a (), *mut ());
 impl Refused<'_> {
     fn new() -> Self {
         Refused(PhantomData)
+    }
+}
+
+#[cfg(CONFIG_KUNIT)]
+#[kernel::macros::kunit_tests(rust_mm_mmu_notifier)]
+mod tests {
+    use super::*;
+
+    /// Every event of the core maps to a variant of its own, with a C name of its own, and a
+    /// value the core does not have maps to none.
+    #[test]
+    fn event_mapping() {
+        let raw = [
+            bindings::mmu_notifier_event_MMU_NOTIFY_UNMAP,
+            bindings::mmu_notifier_event_MMU_NOTIFY_CLEAR,
+            bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_VMA,
+            bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_PAGE,
+            bindings::mmu_notifier_event_MMU_NOTIFY_SOFT_DIRTY,
+            bindings::mmu_notifier_event_MMU_NOTIFY_RELEASE,
+            bindings::mmu_notifier_event_MMU_NOTIFY_MIGRATE,
+            bindings::mmu_notifier_event_MMU_NOTIFY_EXCLUSIVE,
+        ];
+        let events = raw.map(|r| Event::try_from(r).ok());
+        for (i, e) in events.iter().enumerate() {
+            assert!(e.is_some());
+            assert!(events[..i].iter().all(|f| f != e));
+            assert!(events[..i]
+                .iter()
+                .all(|f| f.map(Event::as_str) != e.map(Event::as_str)));
+        }
+        assert!(Event::try_from(u32::MAX).is_err());
     }
 }

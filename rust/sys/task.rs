@@ -62,3 +62,20 @@ pub(crate) fn may_attach() -> bool {
     // SAFETY: `capable` may be called from any process context.
     unsafe { bindings::capable(bindings::CAP_SYS_PTRACE as i32) }
 }
+
+/// Returns the address space of the calling process, pinned with `mmget`.
+///
+/// Not `current!().mm()`: that reads `task_struct::mm` from Rust, and on a kernel without
+/// `CONFIG_SCHEDSTATS` bindgen lays `struct task_struct` out 0x30 bytes short from `stats` on
+/// (`Documentation/mmn_stopgap.rst`, "The upstream series"). `get_task_mm()` reads it in C.
+pub(crate) fn current_mm() -> Result<ARef<MmWithUser>, LookupError> {
+    let current = kernel::current!();
+    // SAFETY: `current` is the calling task, alive for this call; its pointer comes from
+    // `get_current()`, not from a field. `get_task_mm` returns NULL for a kernel thread or an
+    // exiting task, and otherwise an `mmget` reference.
+    let mm = unsafe { bindings::get_task_mm(current.as_ptr()) };
+    let mm = NonNull::new(mm).ok_or(LookupError::NoMm)?;
+    // INVARIANT: As in `mm_of_pid`: the `ARef` owns the `mmget` reference.
+    // SAFETY: `MmWithUser` is `repr(transparent)` over `mm_struct`.
+    Ok(unsafe { ARef::from_raw(mm.cast::<MmWithUser>()) })
+}

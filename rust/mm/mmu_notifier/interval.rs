@@ -1,18 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Interval notifiers (`struct mmu_interval_notifier`): the invalidations of a range of an
-//! address space, the sequence protocol that lets a driver mirror its pages, and two-pass
-//! invalidation.
+//! Interval notifiers with a read side (`struct mmu_interval_notifier`): the invalidations of a
+//! range of an address space, the sequence protocol that lets a driver keep a copy of its pages,
+//! and two-pass invalidation. Watchers, which keep no copy, are in `watcher.rs`.
 //!
 //! C header: [include/linux/mmu_notifier.h](srctree/include/linux/mmu_notifier.h)
 
 use super::{
+    registrar::{
+        Inner,
+        Link,
+        Taken,
+        Target, //
+    },
+    Brand,
     Range,
-    Refused, //
+    Refused,
+    RegistrarRef, //
 };
 use crate::mm::helpers;
 use core::{
-    marker::PhantomPinned,
+    cell::UnsafeCell,
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
+    mem::MaybeUninit,
     ops::{
         Deref,
         DerefMut, //
@@ -23,7 +36,6 @@ use kernel::{
     error::to_result,
     ffi::c_ulong,
     mm::MmWithUser,
-    new_mutex,
     page::PAGE_MASK,
     prelude::*,
     sync::{
@@ -32,91 +44,225 @@ use kernel::{
             Atomic,
             Release, //
         },
-        Mutex,
-        MutexGuard, //
+        lock::{
+            Backend,
+            Guard,
+            Lock, //
+        },
+        Arc,
     },
+    task::might_sleep,
     types::Opaque,
 };
 
-/// What an interval notifier's first pass asks of the core.
+/// Inserts `raw` over `[start, start + len)` of `mm` with `ops` (`mmu_interval_notifier_insert()`)
+/// and lists it on the registrar (`EINVAL` for an empty or overflowing range, `ENODEV` once the
+/// registrar is dropped).
+///
+/// # Safety
+///
+/// `raw` and `link` are fields of one pinned object that stays valid until [`remove`] ran on
+/// them; everything `ops` reads of that object is initialised.
+pub(super) unsafe fn insert(
+    registrar: &Inner,
+    link: &Link,
+    raw: *mut bindings::mmu_interval_notifier,
+    mm: &MmWithUser,
+    start: usize,
+    len: usize,
+    ops: &'static bindings::mmu_interval_notifier_ops,
+) -> Result {
+    if len == 0 || start.checked_add(len - 1).is_none() {
+        return Err(EINVAL);
+    }
+    registrar.begin()?;
+    // SAFETY: `raw` is valid for writes; the core initialises every field it uses, zeroing just
+    // avoids exposing uninitialised memory.
+    unsafe { raw.write(pin_init::zeroed()) };
+    // SAFETY: `raw` is pinned and stays inserted until `remove`; the callbacks find their data
+    // ready (the caller's); `mm` is pinned by `mm_users` for the duration of the call; the ops
+    // table is `'static`.
+    let ret = to_result(unsafe {
+        bindings::mmu_interval_notifier_insert(raw, mm.as_raw(), start, len, ops)
+    });
+    if let Err(e) = ret {
+        registrar.abort();
+        return Err(e);
+    }
+    // SAFETY: `link` is pinned and valid until `remove` (the caller's); `raw` is inserted.
+    if let Err(e) = unsafe { registrar.commit(link, Target::Interval(raw)) } {
+        // The registrar was dropped meanwhile: take it back ourselves, then let its drop go on.
+        // SAFETY: `raw` is inserted, and we are not in one of its callbacks.
+        unsafe { bindings::mmu_interval_notifier_remove(raw) };
+        registrar.abort();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Takes `raw` out of the interval tree (`mmu_interval_notifier_remove()`), or waits until the
+/// registrar has. Waits for the invalidation in progress (and its finish pass), so sleeps: in
+/// process context, never from one of the notifier's own callbacks (a deadlock).
+///
+/// # Safety
+///
+/// `raw` and `link` were inserted by [`insert`], which succeeded, and this is called once.
+pub(super) unsafe fn remove(
+    registrar: &Inner,
+    link: &Link,
+    raw: *mut bindings::mmu_interval_notifier,
+) {
+    might_sleep();
+    match registrar.take(link, false) {
+        // SAFETY: `raw` is inserted (its link was on the list), and only we remove it. The
+        // removal drops the insertion's `mmgrab` reference.
+        Taken::Ours => unsafe { bindings::mmu_interval_notifier_remove(raw) },
+        // The registrar is taking it out of the tree: its memory must stay until that is done.
+        Taken::Registrar => registrar.wait_torn_down(),
+        Taken::Gone => (),
+    }
+}
+
+/// The pointer to the object a field of which `slot` points to, for [`insert`].
+macro_rules! container_of_raw {
+    ($slot:expr, $type:ty, $field:ident) => {
+        kernel::container_of!(Opaque::cast_from($slot).cast_mut(), $type, $field)
+    };
+}
+
+/// What an interval notifier's first pass asks of the core: the proof that the notifier's
+/// lock was taken, and so its sequence set, in this very call.
+///
+/// Only the guard of the notifier's lock taken in `invalidate` makes one
+/// ([`InvalidateGuard::done`], [`InvalidateGuard::finish_later`]), and it carries the
+/// lifetime of that call: invariant in `'a` and neither `Send` nor `Sync`, it cannot be kept
+/// from one call and returned from another. An `invalidate` that accepts an invalidation
+/// without setting the sequence is a build error.
 #[must_use]
-pub(crate) struct Pass(PassKind);
+pub(crate) struct Pass<'a> {
+    kind: PassKind,
+    _brand: PhantomData<Brand<'a>>,
+}
 
 enum PassKind {
     Done,
     Finish,
 }
 
-impl Pass {
-    /// The invalidation is complete: no second pass.
-    pub(crate) const DONE: Pass = Pass(PassKind::Done);
-}
-
-/// The callbacks of an interval notifier ([`IntervalNotifier`]).
+/// The callbacks of an interval notifier with a read side ([`IntervalNotifier`]).
 #[vtable]
 pub(crate) trait IntervalNotifierOps: Send + Sync + Sized + 'static {
-    /// What the notifier's lock protects: the driver's mirror of the pages of its range.
-    type Mirror: Send;
+    /// What the notifier's lock protects: the driver's copy of the pages of its range (a
+    /// device page table, a snapshot of pfns).
+    type Locked: Send;
+
+    /// The kind of that lock (`kernel::sync::lock::mutex::MutexBackend`, a spinlock's, ...).
+    type Backend: Backend;
 
     /// Called for every invalidation that intersects the interval, before any hlist
     /// subscriber. A blockable invalidation cannot be refused; a non-blocking one may be
     /// ([`NonBlockingInvalidate::refuse`]), and the core then returns `-EAGAIN` without
     /// calling the hlist subscribers.
     ///
-    /// Returns [`Pass::DONE`], or, from [`InvalidateGuard::finish_later`], a request for
-    /// `invalidate_finish` once every interval notifier's first pass ran.
-    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>>;
+    /// Accepting it takes a [`Pass`], which only the notifier's lock taken here makes
+    /// ([`InvalidateGuard::done`], or [`InvalidateGuard::finish_later`] for a second pass).
+    fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>>;
 
     /// The second pass of an invalidation whose first pass asked for it (two-pass
-    /// notifiers, `invalidate_start`/`invalidate_finish` in the core). Runs in the same context
-    /// as the first pass (it must not sleep if that one was non-blocking).
-    fn invalidate_finish(&self, _finish: &Finish) {
+    /// notifiers, `invalidate_start`/`invalidate_finish` in the core), once every interval
+    /// notifier's first pass ran. Runs in the same context as the first pass: the view says
+    /// whether it may sleep.
+    fn invalidate_finish(&self, _finish: Finish<'_, Self>) {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
-/// A read-side sequence number of an [`IntervalNotifier`] (`mmu_interval_read_begin()`), and
-/// the notifier it belongs to: given to another notifier, it always asks for a retry (and
-/// [`IntervalNotifier::hmm_range_fault`] fails with `EINVAL`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ReadSeq {
+/// A read-side sequence number of an [`IntervalNotifier`] (`mmu_interval_read_begin()`),
+/// borrowing the notifier it belongs to: given to another notifier of the same type, it always
+/// asks for a retry (and [`IntervalNotifier::hmm_range_fault`] fails with `EINVAL`).
+pub(crate) struct ReadSeq<'a, T: IntervalNotifierOps> {
     pub(in crate::mm) seq: c_ulong,
-    /// The address of the notifier's C struct, only compared.
-    owner: usize,
+    notifier: &'a IntervalNotifier<T>,
 }
 
-impl ReadSeq {
+impl<T: IntervalNotifierOps> Clone for ReadSeq<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: IntervalNotifierOps> Copy for ReadSeq<'_, T> {}
+
+impl<T: IntervalNotifierOps> ReadSeq<'_, T> {
     /// The number, for display.
     pub(crate) fn value(self) -> usize {
         self.seq
     }
 }
 
-/// The second-pass record of an invalidation: the range and its context, kept from the first
-/// pass (the core hands the finish pass nothing else).
-pub(crate) struct Finish {
+/// The range and the context of a first pass, kept for its second pass (the core hands the
+/// finish pass nothing else).
+#[derive(Clone, Copy)]
+struct Record {
     start: usize,
     end: usize,
     blockable: bool,
 }
 
-impl Finish {
+/// The second pass of an invalidation, as `invalidate_finish` sees it.
+pub(crate) enum Finish<'a, T: IntervalNotifierOps> {
+    /// The first pass was blockable: this one may sleep.
+    Blockable(BlockableFinish<'a, T>),
+    /// The first pass was non-blocking: this one must not sleep.
+    NonBlocking(NonBlockingFinish<'a, T>),
+}
+
+impl<T: IntervalNotifierOps> Finish<'_, T> {
+    fn record(&self) -> &Record {
+        match self {
+            Finish::Blockable(b) => &b.record,
+            Finish::NonBlocking(nb) => &nb.record,
+        }
+    }
+
     /// First address of the range.
     #[expect(dead_code, reason = "API for drivers; this module does not need it")]
     pub(crate) fn start(&self) -> usize {
-        self.start
+        self.record().start
     }
 
     /// First address after the range.
     #[expect(dead_code, reason = "API for drivers; this module does not need it")]
     pub(crate) fn end(&self) -> usize {
-        self.end
+        self.record().end
     }
+}
 
-    /// Whether this pass may sleep.
+/// A second pass that may sleep.
+pub(crate) struct BlockableFinish<'a, T: IntervalNotifierOps> {
+    notifier: &'a IntervalNotifier<T>,
+    record: Record,
+}
+
+impl<'a, T: IntervalNotifierOps> BlockableFinish<'a, T> {
+    /// Takes the notifier's lock (sleeps). The sequence was set by the first pass.
     #[expect(dead_code, reason = "API for drivers; this module does not need it")]
-    pub(crate) fn blockable(&self) -> bool {
-        self.blockable
+    pub(crate) fn lock(&self) -> Guard<'a, T::Locked, T::Backend> {
+        self.notifier.lock.lock()
+    }
+}
+
+/// A second pass that must not sleep.
+pub(crate) struct NonBlockingFinish<'a, T: IntervalNotifierOps> {
+    notifier: &'a IntervalNotifier<T>,
+    record: Record,
+}
+
+impl<'a, T: IntervalNotifierOps> NonBlockingFinish<'a, T> {
+    /// Tries to take the notifier's lock without sleeping.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn try_lock(&self) -> Option<Guard<'a, T::Locked, T::Backend>> {
+        self.notifier.lock.try_lock()
     }
 }
 
@@ -131,16 +277,23 @@ struct FinishSlot {
     #[pin]
     raw: Opaque<bindings::mmu_interval_notifier_finish>,
     busy: Atomic<bool>,
-    record: Opaque<Finish>,
+    record: UnsafeCell<MaybeUninit<Record>>,
 }
 
 /// An interval subscription (`struct mmu_interval_notifier`) over a range of an address space,
-/// carrying data `T` and the driver's lock over `T::Mirror`.
+/// carrying data `T` and the driver's lock over `T::Locked`, for a driver that keeps a copy of
+/// the pages of the range and so follows the sequence protocol.
+///
+/// The read side: [`Self::read_begin`], then (without the lock) the look-up of the pages
+/// ([`Self::hmm_range_fault`]), then the lock ([`Self::lock`]) and
+/// [`ReadGuard::read_retry`]: if it says no collision, what was looked up is current until the
+/// lock is dropped. The invalidation side: `invalidate` accepts an invalidation only with the
+/// lock taken, which records the invalidation's sequence (`mmu_interval_set_seq()`).
 ///
 /// # Invariants
 ///
-/// `raw` is inserted in its mm's interval tree with the ops table of `T` for the whole life of
-/// the value; the insertion holds an `mmgrab` reference on the mm.
+/// While its link is on the registrar's list, `raw` is inserted in its mm's interval tree
+/// with the ops table of `T`; the insertion holds an `mmgrab` reference on the mm.
 ///
 /// # Examples
 ///
@@ -149,18 +302,19 @@ struct FinishSlot {
 ///
 /// ```
 /// use kernel::mm::mmu_notifier::{
-///     IntervalNotifier, IntervalNotifierOps, Invalidate, Pass, Refused,
+///     IntervalNotifier, IntervalNotifierOps, Invalidate, Pass, Refused, Registrar,
 /// };
-/// use kernel::page::PAGE_SIZE;
+/// use kernel::{new_mutex, page::PAGE_SIZE, sync::lock::mutex::MutexBackend};
 ///
 /// /// The page's pfn as the device sees it, or 0.
 /// struct OnePage;
 ///
 /// #[vtable]
 /// impl IntervalNotifierOps for OnePage {
-///     type Mirror = usize;
+///     type Locked = usize;
+///     type Backend = MutexBackend;
 ///
-///     fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass, Refused<'a>> {
+///     fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
 ///         let mut pfn = match inv {
 ///             Invalidate::Blockable(b) => b.lock(),
 ///             Invalidate::NonBlocking(nb) => match nb.try_lock() {
@@ -171,7 +325,7 @@ struct FinishSlot {
 ///         };
 ///         // Taking the lock set the sequence: readers in flight will retry.
 ///         *pfn = 0;
-///         Ok(Pass::DONE)
+///         Ok(pfn.done())
 ///     }
 /// }
 ///
@@ -185,8 +339,9 @@ struct FinishSlot {
 /// # let mm = current.mm().ok_or(EINVAL)?;
 /// # // SAFETY: Maps one anonymous page (PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS).
 /// # let addr = unsafe { kernel::bindings::vm_mmap(core::ptr::null_mut(), 0, 4096, 3, 0x22, 0) };
+/// let registrar = Registrar::new()?; // The module's, in its `Module` struct.
 /// let notifier = KBox::pin_init(
-///     IntervalNotifier::new(mm, addr, PAGE_SIZE, OnePage, 0),
+///     IntervalNotifier::new(&registrar, mm, addr, PAGE_SIZE, OnePage, new_mutex!(0, "one_page")),
 ///     GFP_KERNEL,
 /// )?;
 /// loop {
@@ -215,9 +370,12 @@ pub(crate) struct IntervalNotifier<T: IntervalNotifierOps> {
     #[pin]
     data: T,
     #[pin]
-    mirror: Mutex<T::Mirror>,
+    lock: Lock<T::Locked, T::Backend>,
     #[pin]
     finish: FinishSlot,
+    registrar: Arc<Inner>,
+    #[pin]
+    link: Link,
     pub(in crate::mm) start: usize,
     pub(in crate::mm) len: usize,
     #[pin]
@@ -226,11 +384,12 @@ pub(crate) struct IntervalNotifier<T: IntervalNotifierOps> {
     _pin: PhantomPinned,
 }
 
-// SAFETY: The C structs are only touched by the core under its own locking, `T` is `Send`,
-// and `T::Mirror` is `Send` behind its mutex.
+// SAFETY: The C structs are only touched by the core under its own locking, the link under
+// the registrar's lock, `T` is `Send`, and `T::Locked` is `Send` behind its lock.
 unsafe impl<T: IntervalNotifierOps> Send for IntervalNotifier<T> {}
-// SAFETY: Shared references reach `T` (`Sync`), the mirror only through its mutex, and the
-// finish slot only from callbacks, through its atomic.
+// SAFETY: Shared references reach `T` (`Sync`), the locked data only through its lock, the
+// finish slot only from callbacks, through its atomic, and the link only under the registrar's
+// lock.
 unsafe impl<T: IntervalNotifierOps> Sync for IntervalNotifier<T> {}
 
 impl<T: IntervalNotifierOps> IntervalNotifier<T> {
@@ -251,20 +410,24 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         &Self::OPS
     }
 
-    /// Initialises `data` and the mirror, then inserts an interval subscription over
-    /// `[start, start + len)` of `mm` (`mmu_interval_notifier_insert()`; `EINVAL` for an empty
-    /// or overflowing range).
+    /// Initialises `data` and the lock, then inserts an interval subscription over
+    /// `[start, start + len)` of `mm` (`mmu_interval_notifier_insert()`) through `registrar`
+    /// (`EINVAL` for an empty or overflowing range, `ENODEV` once the registrar is dropped).
+    ///
+    /// `lock` is the driver's: a `new_mutex!(data, "name")`, or another kind of lock, with
+    /// the name and the lockdep class of the call site.
     ///
     /// The notifier may not be in the interval tree yet when this returns (the core defers an
     /// insertion while the tree is invalidating): [`Self::read_begin`] waits until it is.
     /// Takes the mm's `mmap_lock` on the first insertion on an mm: the caller must hold no mm
     /// locks.
     pub(crate) fn new<'a, E>(
+        registrar: &'a RegistrarRef,
         mm: &'a MmWithUser,
         start: usize,
         len: usize,
         data: impl PinInit<T, E> + 'a,
-        mirror: impl PinInit<T::Mirror> + 'a,
+        lock: impl PinInit<Lock<T::Locked, T::Backend>> + 'a,
     ) -> impl PinInit<Self, Error> + 'a
     where
         Error: From<E>,
@@ -272,36 +435,32 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         let (first, bytes) = (start, len);
         try_pin_init!(Self {
             data <- data,
-            mirror <- new_mutex!(mirror, "mmn_interval_mirror"),
+            lock <- lock,
             finish <- pin_init!(FinishSlot {
                 raw: Opaque::zeroed(),
                 busy: Atomic::new(false),
-                record: Opaque::uninit(),
+                record: UnsafeCell::new(MaybeUninit::uninit()),
             }),
+            registrar: registrar.inner().clone(),
+            link: Link::new(),
             start,
             len,
             raw <- Opaque::try_ffi_init(move |slot: *mut bindings::mmu_interval_notifier| {
-                if bytes == 0 || first.checked_add(bytes - 1).is_none() {
-                    return Err(EINVAL);
-                }
-                // SAFETY: `slot` is valid for writes; the core initialises every field it
-                // uses, zeroing just avoids exposing uninitialised memory.
-                unsafe { slot.write(pin_init::zeroed()) };
-                // SAFETY:
-                // - `slot` is pinned and stays inserted until `drop` removes it;
-                // - `data`, the mirror and the finish slot are initialised before `raw`, so
-                //   callbacks find them ready;
-                // - `mm` is pinned by `mm_users` for the duration of the call;
-                // - the ops table is `'static`.
-                to_result(unsafe {
-                    bindings::mmu_interval_notifier_insert(
+                // SAFETY: `slot` is the `raw` field of the `Self` being initialised.
+                let this = unsafe { container_of_raw!(slot, Self, raw) };
+                // SAFETY: Every field before `raw` is initialised (in order), `this` is pinned
+                // (an initialiser's slot), and `drop` removes what `insert` inserted.
+                unsafe {
+                    insert(
+                        &(*this).registrar,
+                        &(*this).link,
                         slot,
-                        mm.as_raw(),
+                        mm,
                         first,
                         bytes,
                         Self::ops(),
                     )
-                })
+                }
             }),
             _pin: PhantomPinned,
         }? Error)
@@ -309,14 +468,15 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
 
     /// [`Self::new`] over the whole user address space (`0` to `ULONG_MAX & PAGE_MASK`).
     pub(crate) fn whole_address_space<'a, E>(
+        registrar: &'a RegistrarRef,
         mm: &'a MmWithUser,
         data: impl PinInit<T, E> + 'a,
-        mirror: impl PinInit<T::Mirror> + 'a,
+        lock: impl PinInit<Lock<T::Locked, T::Backend>> + 'a,
     ) -> impl PinInit<Self, Error> + 'a
     where
         Error: From<E>,
     {
-        Self::new(mm, 0, usize::MAX & PAGE_MASK, data, mirror)
+        Self::new(registrar, mm, 0, usize::MAX & PAGE_MASK, data, lock)
     }
 
     /// The data carried by the notifier.
@@ -339,13 +499,13 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     }
 
     /// Whether `seq` was begun on this notifier.
-    pub(in crate::mm) fn owns(&self, seq: ReadSeq) -> bool {
-        seq.owner == self.raw() as usize
+    pub(in crate::mm) fn owns(&self, seq: ReadSeq<'_, T>) -> bool {
+        core::ptr::eq(seq.notifier, self)
     }
 
     /// Begins a read-side critical section (`mmu_interval_read_begin()`): waits until the
     /// notifier is live in the interval tree and no invalidation it might have missed is in
-    /// progress, then returns the sequence number to check with [`MirrorGuard::read_retry`].
+    /// progress, then returns the sequence number to check with [`ReadGuard::read_retry`].
     ///
     /// Right after [`Self::new`] the notifier may not be in the tree yet; once this returns,
     /// it is. Sleeps uninterruptibly for as long as the invalidations in progress on the mm
@@ -353,21 +513,22 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     /// refused a non-blockable start after the interval notifiers accepted it, on a kernel
     /// without the fix). Must not be called from a callback, nor with the notifier's lock or
     /// another lock a callback takes held.
-    pub(crate) fn read_begin(&self) -> ReadSeq {
+    pub(crate) fn read_begin(&self) -> ReadSeq<'_, T> {
+        might_sleep();
         // SAFETY: By the type invariant `raw` is inserted, so its `mm` and the mm's
         // subscriptions are valid (the insertion holds an `mmgrab` reference). The caller is not
         // inside a callback.
         let seq = unsafe { bindings::mmu_interval_read_begin(self.raw()) };
         ReadSeq {
             seq,
-            owner: self.raw() as usize,
+            notifier: self,
         }
     }
 
     /// Whether an invalidation has already collided with the read side begun at `seq`
     /// (`mmu_interval_check_retry()`): `true` is certain, `false` is only a hint. Needs no
     /// lock; use it to give up early in a long read side.
-    pub(crate) fn check_retry(&self, seq: ReadSeq) -> bool {
+    pub(crate) fn check_retry(&self, seq: ReadSeq<'_, T>) -> bool {
         if !self.owns(seq) {
             return true;
         }
@@ -376,12 +537,12 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         unsafe { helpers::mmu_interval_check_retry(self.raw(), seq.seq) }
     }
 
-    /// Takes the notifier's lock, the one `invalidate` holds while it records its sequence
-    /// number (see [`InvalidateGuard`]). Sleeps.
-    pub(crate) fn lock(&self) -> MirrorGuard<'_, T> {
-        MirrorGuard {
+    /// Takes the notifier's lock on the read side, the one `invalidate` holds while it records
+    /// its sequence number (see [`InvalidateGuard`]). Sleeps if the lock does.
+    pub(crate) fn lock(&self) -> ReadGuard<'_, T> {
+        ReadGuard {
             notifier: self,
-            guard: self.mirror.lock(),
+            guard: self.lock.lock(),
         }
     }
 
@@ -393,7 +554,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     unsafe fn from_raw<'a>(raw: *mut bindings::mmu_interval_notifier) -> &'a Self {
         // SAFETY: `Opaque<X>` has the layout of `X`; the caller guarantees the field lies inside
         // a live `Self`.
-        unsafe { &*kernel::container_of!(Opaque::cast_from(raw).cast_mut(), Self, raw) }
+        unsafe { &*container_of_raw!(raw, Self, raw) }
     }
 
     /// Runs `T::invalidate` on the view of the range its context allows.
@@ -401,7 +562,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         &'a self,
         range: &'a Range,
         cur_seq: c_ulong,
-    ) -> Result<Pass, Refused<'a>> {
+    ) -> Result<Pass<'a>, Refused<'a>> {
         let inv = if range.blockable() {
             Invalidate::Blockable(BlockableInvalidate {
                 notifier: self,
@@ -418,10 +579,26 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         self.data.invalidate(inv)
     }
 
+    /// Runs `T::invalidate_finish` on the view of the record's context.
+    fn finish_view(&self, record: Record) {
+        let finish = if record.blockable {
+            Finish::Blockable(BlockableFinish {
+                notifier: self,
+                record,
+            })
+        } else {
+            Finish::NonBlocking(NonBlockingFinish {
+                notifier: self,
+                record,
+            })
+        };
+        self.data.invalidate_finish(finish);
+    }
+
     /// # Safety
     ///
-    /// Called by the core with a notifier inserted by [`Self::new`] and a valid range that
-    /// lives for the call.
+    /// Called by the core with a notifier inserted by [`Self::new`] and a valid range, of a
+    /// live mm, that lives for the call.
     unsafe extern "C" fn invalidate_callback(
         subscription: *mut bindings::mmu_interval_notifier,
         range: *const bindings::mmu_notifier_range,
@@ -455,10 +632,10 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
             Ok(pass) => pass,
             Err(_refused) => return false,
         };
-        if let PassKind::Done = pass.0 {
+        if let PassKind::Done = pass.kind {
             return true;
         }
-        let record = Finish {
+        let record = Record {
             start: range.start(),
             end: range.end(),
             blockable: range.blockable(),
@@ -469,12 +646,12 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         if slot.busy.cmpxchg(false, true, Acquire).is_err() {
             // The slot is on a finish list of a concurrent invalidation: run the second pass
             // now, in this same context, as the core allows ("implement the full notifier").
-            this.data.invalidate_finish(&record);
+            this.finish_view(record);
             return true;
         }
         // SAFETY: `busy` was false and is ours now: nobody reads or writes `record` until the
         // finish pass clears it (type invariant of `FinishSlot`).
-        unsafe { slot.record.get().write(record) };
+        unsafe { (*slot.record.get()).write(record) };
         // SAFETY: `finish` is valid for a write and null at entry (the core's contract); the
         // slot is not on any list (`busy` was false), and the core sets its `notifier`.
         unsafe { *finish = slot.raw.get() };
@@ -491,44 +668,44 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         // SAFETY: `finish` is the `raw` field of the `FinishSlot` of a live notifier: the core
         // runs the finish pass before removal can complete, and `Opaque<X>` has the layout of
         // `X`. Only raw pointers so far: the notifier is derived from `finish` itself.
-        let slot =
-            unsafe { kernel::container_of!(Opaque::cast_from(finish).cast_mut(), FinishSlot, raw) };
+        let slot = unsafe { container_of_raw!(finish, FinishSlot, raw) };
         // SAFETY: The slot is the `finish` field of a live `IntervalNotifier<T>` (see above).
         let this = unsafe { &*kernel::container_of!(slot, Self, finish) };
         let slot = &this.finish;
         // SAFETY: The first pass wrote `record` before handing the slot to the core, and holds
         // it (`busy`) until we clear it below.
-        let record = unsafe { slot.record.get().read() };
+        let record = unsafe { (*slot.record.get()).assume_init() };
         // Release: our read of `record` happens before the next first pass takes the slot.
         slot.busy.store(false, Release);
-        this.data.invalidate_finish(&record);
+        this.finish_view(record);
     }
 }
 
 #[pinned_drop]
 impl<T: IntervalNotifierOps> PinnedDrop for IntervalNotifier<T> {
+    /// Removes the notifier (`mmu_interval_notifier_remove()`): waits for the invalidation in
+    /// progress and its finish pass, so sleeps (`might_sleep()` says so even when nothing is
+    /// in progress). Never drop the last owner under a spinlock, nor from one of the
+    /// notifier's own callbacks.
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: By the type invariant `raw` is inserted. `mmu_interval_notifier_remove` waits
-        // for the invalidation in progress (and its finish pass) and drops the `mmgrab`
-        // reference. It sleeps, in process context: a `Subscription`'s data, the only thing
-        // the core drops in atomic context, has no drop glue, so it cannot own a notifier.
-        // (Dropping one from its own mm's callback would wait for that very invalidation: a
-        // deadlock, not a memory error.)
-        unsafe { bindings::mmu_interval_notifier_remove(self.raw.get()) };
+        // SAFETY: `new` inserted `raw` and listed `link` (a value only exists if it did), and
+        // this runs once. A `Subscription`'s data, the only thing the core drops in atomic
+        // context, has no drop glue, so it cannot own a notifier.
+        unsafe { remove(&self.registrar, &self.link, self.raw.get()) };
     }
 }
 
 /// The notifier's lock held on the read side ([`IntervalNotifier::lock`]).
-pub(crate) struct MirrorGuard<'a, T: IntervalNotifierOps> {
+pub(crate) struct ReadGuard<'a, T: IntervalNotifierOps> {
     notifier: &'a IntervalNotifier<T>,
-    guard: MutexGuard<'a, T::Mirror>,
+    guard: Guard<'a, T::Locked, T::Backend>,
 }
 
-impl<T: IntervalNotifierOps> MirrorGuard<'_, T> {
+impl<T: IntervalNotifierOps> ReadGuard<'_, T> {
     /// Ends a read-side critical section begun at `seq` (`mmu_interval_read_retry()`): `true`
     /// if an invalidation collided with it, and what was read must be read again. The lock
     /// held is the one every `invalidate` holds while it records its sequence number.
-    pub(crate) fn read_retry(&self, seq: ReadSeq) -> bool {
+    pub(crate) fn read_retry(&self, seq: ReadSeq<'_, T>) -> bool {
         if !self.notifier.owns(seq) {
             return true;
         }
@@ -538,19 +715,19 @@ impl<T: IntervalNotifierOps> MirrorGuard<'_, T> {
     }
 }
 
-impl<T: IntervalNotifierOps> Deref for MirrorGuard<'_, T> {
-    type Target = T::Mirror;
+impl<T: IntervalNotifierOps> Deref for ReadGuard<'_, T> {
+    type Target = T::Locked;
 
-    fn deref(&self) -> &T::Mirror {
+    fn deref(&self) -> &T::Locked {
         &self.guard
     }
 }
 
-impl<T: IntervalNotifierOps> DerefMut for MirrorGuard<'_, T>
+impl<T: IntervalNotifierOps> DerefMut for ReadGuard<'_, T>
 where
-    T::Mirror: Unpin,
+    T::Locked: Unpin,
 {
-    fn deref_mut(&mut self) -> &mut T::Mirror {
+    fn deref_mut(&mut self) -> &mut T::Locked {
         &mut self.guard
     }
 }
@@ -588,14 +765,14 @@ impl<'a, T: IntervalNotifierOps> BlockableInvalidate<'a, T> {
         self.range
     }
 
-    /// Takes the notifier's lock (sleeps) and records the invalidation's sequence number
-    /// ([`InvalidateGuard`]).
+    /// Takes the notifier's lock (sleeps if the lock does) and records the invalidation's
+    /// sequence number ([`InvalidateGuard`]).
     pub(crate) fn lock(self) -> InvalidateGuard<'a, T> {
         InvalidateGuard::new(
             self.notifier,
             self.range,
             self.cur_seq,
-            self.notifier.mirror.lock(),
+            self.notifier.lock.lock(),
         )
     }
 }
@@ -609,15 +786,16 @@ pub(crate) struct NonBlockingInvalidate<'a, T: IntervalNotifierOps> {
 
 impl<'a, T: IntervalNotifierOps> NonBlockingInvalidate<'a, T> {
     /// The range.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
     pub(crate) fn range(&self) -> &'a Range {
         self.range
     }
 
     /// Tries to take the notifier's lock without sleeping, and records the invalidation's
     /// sequence number ([`InvalidateGuard`]); gives the invalidation back if the lock is
-    /// contended (refuse it then).
+    /// contended (refuse it then: it cannot be accepted without the lock).
     pub(crate) fn try_lock(self) -> Result<InvalidateGuard<'a, T>, Self> {
-        match self.notifier.mirror.try_lock() {
+        match self.notifier.lock.try_lock() {
             Some(guard) => Ok(InvalidateGuard::new(
                 self.notifier,
                 self.range,
@@ -639,11 +817,12 @@ impl<'a, T: IntervalNotifierOps> NonBlockingInvalidate<'a, T> {
 ///
 /// Taking it records the invalidation's sequence number (`mmu_interval_set_seq()`), under the
 /// lock, as `mmu_interval_read_retry()` requires: every read side in progress will then see
-/// [`MirrorGuard::read_retry`] return `true`. This is the only place the sequence is set, so
-/// it can neither be forgotten nor set outside `invalidate` or without the lock.
+/// [`ReadGuard::read_retry`] return `true`. This is the only place the sequence is set, and
+/// the only way to a [`Pass`], so it can neither be forgotten nor set outside `invalidate` or
+/// without the lock.
 pub(crate) struct InvalidateGuard<'a, T: IntervalNotifierOps> {
     range: &'a Range,
-    guard: MutexGuard<'a, T::Mirror>,
+    guard: Guard<'a, T::Locked, T::Backend>,
 }
 
 impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
@@ -652,7 +831,7 @@ impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
         notifier: &'a IntervalNotifier<T>,
         range: &'a Range,
         cur_seq: c_ulong,
-        guard: MutexGuard<'a, T::Mirror>,
+        guard: Guard<'a, T::Locked, T::Backend>,
     ) -> Self {
         // SAFETY: The notifier is inserted; we are inside its `invalidate` with its lock held
         // (`guard`), and `cur_seq` is the one the core passed to this invalidation.
@@ -665,32 +844,44 @@ impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
         self.range
     }
 
-    /// Asks for the second pass (`invalidate_finish`) once every interval notifier's first
-    /// pass ran; drops the lock. A build error unless `T` implements `invalidate_finish`.
-    pub(crate) fn finish_later(self) -> Pass {
+    /// Accepts the invalidation, complete: no second pass. Drops the lock.
+    pub(crate) fn done(self) -> Pass<'a> {
+        Pass {
+            kind: PassKind::Done,
+            _brand: PhantomData,
+        }
+    }
+
+    /// Accepts the invalidation and asks for the second pass (`invalidate_finish`) once every
+    /// interval notifier's first pass ran; drops the lock. A build error unless `T` implements
+    /// `invalidate_finish`.
+    pub(crate) fn finish_later(self) -> Pass<'a> {
         const {
             assert!(
                 T::HAS_INVALIDATE_FINISH,
                 "finish_later needs an implementation of invalidate_finish"
             )
         };
-        Pass(PassKind::Finish)
+        Pass {
+            kind: PassKind::Finish,
+            _brand: PhantomData,
+        }
     }
 }
 
 impl<T: IntervalNotifierOps> Deref for InvalidateGuard<'_, T> {
-    type Target = T::Mirror;
+    type Target = T::Locked;
 
-    fn deref(&self) -> &T::Mirror {
+    fn deref(&self) -> &T::Locked {
         &self.guard
     }
 }
 
 impl<T: IntervalNotifierOps> DerefMut for InvalidateGuard<'_, T>
 where
-    T::Mirror: Unpin,
+    T::Locked: Unpin,
 {
-    fn deref_mut(&mut self) -> &mut T::Mirror {
+    fn deref_mut(&mut self) -> &mut T::Locked {
         &mut self.guard
     }
 }

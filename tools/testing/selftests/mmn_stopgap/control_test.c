@@ -106,7 +106,7 @@ static void write_changes_nothing(struct __test_metadata *_metadata, const char 
 	read_files(_metadata, &before);
 	read_files(_metadata, &again);
 	ASSERT_EQ(0, files_differ(_metadata, &before, &again)) {
-		TH_LOG("before \"%s\": the state is not quiet (the files changed with nothing written)",
+		TH_LOG("before \"%s\": the state is not quiet (files changed, nothing written)",
 		       name);
 	}
 	EXPECT_EQ(-err, mmn_write_wd(MMN_WATCHDOG_SECS, buf, len)) {
@@ -389,7 +389,7 @@ TEST_F(ctl, attach_by_thread_id)
 }
 
 struct churn {
-	volatile int stop;
+	atomic_int stop;
 	pid_t target;
 	long reads, bad_reads, nonempty_reads, commands, failed;
 	/* The first command that failed, and its result. */

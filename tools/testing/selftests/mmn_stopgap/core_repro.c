@@ -158,8 +158,8 @@ TEST(raw_core_wedge)
 	EXPECT_EQ(-1, mmn_unload());
 	EXPECT_TRUE(mmn_loaded());
 	mmn_wedged_steps = 0;
-	MMN_XFAIL(return, "known core bug: an hlist start refused after the interval notifiers "
-		      "accepted leaves the interval tree invalidating (fixed by patches/0001)");
+	MMN_XFAIL(return,
+		  "known core bug: an hlist start refused after the interval notifiers accepted leaves the interval tree invalidating (fixed by patches/0001)");
 }
 
 TEST_HARNESS_MAIN

@@ -36,7 +36,8 @@ FIXTURE_SETUP(fault)
 	snprintf(self->nth_path, sizeof(self->nth_path), "/proc/self/task/%ld/fail-nth",
 		 (long)syscall(SYS_gettid));
 	if (!mmn_exists(self->nth_path) || !mmn_exists(FAILSLAB))
-		SKIP(return, "needs CONFIG_FAULT_INJECTION, CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS");
+		SKIP(return,
+		     "needs CONFIG_FAULT_INJECTION, CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS");
 	/* Fail GFP_KERNEL allocations too, and do not dump a stack for each. */
 	ASSERT_EQ(0, mmn_write_str(FAILSLAB "/ignore-gfp-wait", "N"));
 	ASSERT_EQ(0, mmn_write_str(FAILSLAB "/verbose", "0"));
@@ -115,7 +116,8 @@ TEST_F_TIMEOUT(fault, every_allocation_fails_once, 240)
 		EXPECT_EQ(-ENOMEM, err) TH_LOG("allocation %d: errno %d", n, -err);
 		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_after, sizeof(subs_after)));
 		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_after, sizeof(stats_after)));
-		EXPECT_STREQ(subs_before, subs_after) TH_LOG("allocation %d changed subscribers", n);
+		EXPECT_STREQ(subs_before, subs_after)
+			TH_LOG("allocation %d changed subscribers", n);
 		EXPECT_STREQ(stats_before, stats_after) TH_LOG("allocation %d changed stats", n);
 	}
 	close(nth_fd);
@@ -224,7 +226,8 @@ TEST_F_TIMEOUT(fault_policy, switch_to_stopgap_fails_whole, 240)
 		ASSERT_LE(0, mmn_read_file(MMN_SUBSCRIBERS, subs_after, sizeof(subs_after)));
 		ASSERT_LE(0, mmn_read_file(MMN_STATS, stats_after, sizeof(stats_after)));
 		/* Policy still off, no gate left: stats byte-identical say both. */
-		EXPECT_STREQ(subs_before, subs_after) TH_LOG("allocation %d changed subscribers", n);
+		EXPECT_STREQ(subs_before, subs_after)
+			TH_LOG("allocation %d changed subscribers", n);
 		EXPECT_STREQ(stats_before, stats_after) TH_LOG("allocation %d changed stats", n);
 		/* And the next switch succeeds whole. */
 		ASSERT_EQ(0, mmn_ctl("policy stopgap"));

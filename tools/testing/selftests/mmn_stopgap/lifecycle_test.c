@@ -197,9 +197,9 @@ TEST_F(life, open_file_pins_module)
 /* ---- Concurrency --------------------------------------------------------- */
 
 struct race {
-	volatile int stop;
+	atomic_int stop;
 	pid_t target;
-	volatile pid_t mapper_tid;
+	atomic_int mapper_tid;	/* a pid_t */
 	long attaches, detaches, cycles, errors;
 	/* The first unexpected result, and of which command. */
 	int first_err;
@@ -210,9 +210,10 @@ struct race {
 static void *mapper(void *arg)
 {
 	struct race *r = arg;
+	int none = 0;
 	long n = 0;
 
-	__sync_val_compare_and_swap(&r->mapper_tid, 0, (pid_t)syscall(SYS_gettid));
+	atomic_compare_exchange_strong(&r->mapper_tid, &none, (int)syscall(SYS_gettid));
 
 	while (!r->stop) {
 		char *p = mmap(NULL, 256 << 10, PROT_READ | PROT_WRITE,

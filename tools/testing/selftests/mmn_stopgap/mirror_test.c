@@ -47,7 +47,8 @@ static int mirror_read(long id, struct mirror *m)
 			char *p = line + strlen(tag), *tok, *s2;
 			int k = 0;
 
-			for (tok = strtok_r(p, " ", &s2); tok && k < 64; tok = strtok_r(NULL, " ", &s2))
+			for (tok = strtok_r(p, " ", &s2); tok && k < 64;
+			     tok = strtok_r(NULL, " ", &s2))
 				m->pfn[k++] = strcmp(tok, "-") ? strtoul(tok, NULL, 16) : 0;
 			if (k != m->pages)
 				return -1;
@@ -111,10 +112,16 @@ struct target {
 	struct mmn_victim v;
 };
 
-enum { T_DONTNEED = 'd', T_TOUCH = 't', T_MPROTECT = 'p', T_MUNMAP = 'u', T_RACE = 'r',
-       T_STOP = 's' };
+enum {
+	T_DONTNEED = 'd',
+	T_TOUCH = 't',
+	T_MPROTECT = 'p',
+	T_MUNMAP = 'u',
+	T_RACE = 'r',
+	T_STOP = 's',
+};
 
-static volatile int racing;
+static atomic_int racing;
 static struct race_ctl *race_ctl;
 static char *race_pages;
 
@@ -434,7 +441,7 @@ TEST_F_TIMEOUT(mirror, race_never_stale, 120)
 	}
 	ASSERT_EQ(0, target_do(&self->t, T_STOP));
 	ASSERT_EQ(0, mirror_read(self->id, &m));
-	TH_LOG("%d snapshots (%d checked with valid pages), %d gave up (EBUSY), %ld retries, %d stale",
+	TH_LOG("%d snapshots (%d checked with valid pages), %d EBUSY, %ld retries, %d stale",
 	       ok, checked, busy, m.retries, stale);
 	EXPECT_GT(ok, 0);
 	EXPECT_GT(checked, 0) TH_LOG("no snapshot left a valid page to check: proved nothing");

@@ -262,7 +262,7 @@ int mmn_step(int secs, const char *what, const void *arg, size_t len, char *out,
 		mmn_worker = w;
 	}
 	pthread_mutex_lock(&w->lock);
-	w->read = out != NULL;
+	w->read = !!out;
 	w->len = len;
 	memcpy(w->arg, arg, len);
 	w->arg[len] = '\0';
@@ -389,18 +389,18 @@ int mmn_stats(struct mmn_stats *s)
 	if (mmn_read_file(MMN_STATS, buf, sizeof(buf)) < 0)
 		return -1;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		seen += sscanf(line, "policy: %15s", s->policy);
-		seen += sscanf(line, "groups: %ld", &s->groups);
-		seen += sscanf(line, "gates: %ld", &s->gates);
-		seen += sscanf(line, "subscribers: %ld", &s->subscribers);
-		seen += sscanf(line, "gate_calls: %ld", &s->gate_calls);
-		seen += sscanf(line, "nonblock_seen: %ld", &s->nonblock_seen);
-		seen += sscanf(line, "refused: %ld", &s->refused);
-		seen += sscanf(line, "warned: %ld", &s->warned);
-		seen += sscanf(line, "parked: %ld", &s->parked);
-		seen += sscanf(line, "memory_bytes: %ld", &s->memory_bytes);
-		seen += sscanf(line, "removing: %ld", &s->removing);
-		seen += sscanf(line, "teardown: %15s", s->teardown);
+		seen += sscanf(line, "policy: %15s", s->policy) == 1;
+		seen += sscanf(line, "groups: %ld", &s->groups) == 1;
+		seen += sscanf(line, "gates: %ld", &s->gates) == 1;
+		seen += sscanf(line, "subscribers: %ld", &s->subscribers) == 1;
+		seen += sscanf(line, "gate_calls: %ld", &s->gate_calls) == 1;
+		seen += sscanf(line, "nonblock_seen: %ld", &s->nonblock_seen) == 1;
+		seen += sscanf(line, "refused: %ld", &s->refused) == 1;
+		seen += sscanf(line, "warned: %ld", &s->warned) == 1;
+		seen += sscanf(line, "parked: %ld", &s->parked) == 1;
+		seen += sscanf(line, "memory_bytes: %ld", &s->memory_bytes) == 1;
+		seen += sscanf(line, "removing: %ld", &s->removing) == 1;
+		seen += sscanf(line, "teardown: %15s", s->teardown) == 1;
 	}
 	return seen == 12 ? 0 : -1;
 }

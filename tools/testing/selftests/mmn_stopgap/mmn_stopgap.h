@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -212,10 +213,11 @@ int mmn_load(void);
 int mmn_unload(void);
 
 /* In a FIXTURE_SETUP or TEST: skip, saying why, when the module cannot be found. */
+#define MMN_NO_MODULE	"mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)"
 #define MMN_REQUIRE_MODULE()							\
 	do {									\
 		if (!mmn_available())						\
-			SKIP(return, "mmn_stopgap.ko not found (set MMN_STOPGAP_KO or install it)"); \
+			SKIP(return, MMN_NO_MODULE);				\
 	} while (0)
 
 /*
@@ -273,8 +275,8 @@ struct mmn_victim {
 };
 
 /* mmn_victim_start_flags() */
-#define MMN_VICTIM_PARK		(1 << 0)	/* one thread parks in the module */
-#define MMN_VICTIM_DMIRROR	(1 << 1)	/* the victim opens test_hmm's dmirror */
+#define MMN_VICTIM_PARK		0x1	/* one thread parks in the module */
+#define MMN_VICTIM_DMIRROR	0x2	/* the victim opens test_hmm's dmirror */
 
 struct mmn_victim_msg {
 	pid_t tid;

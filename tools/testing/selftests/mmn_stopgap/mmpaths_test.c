@@ -31,7 +31,7 @@
 #include "kselftest_harness.h"
 
 #ifndef MPOL_MF_MOVE
-#define MPOL_MF_MOVE (1 << 1)
+#define MPOL_MF_MOVE 0x2		/* (1 << 1), <linux/mempolicy.h> */
 #endif
 
 #ifndef MADV_COLLAPSE
@@ -45,9 +45,10 @@ struct uffdio_move {
 	__u64 mode;
 	__s64 move;
 };
+
 #define _UFFDIO_MOVE	(0x05)
 #define UFFDIO_MOVE	_IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
-#define UFFD_FEATURE_MOVE (1 << 16)
+#define UFFD_FEATURE_MOVE 0x10000	/* (1 << 16), <linux/userfaultfd.h> */
 #endif
 
 #define HPAGE	(2UL << 20)
@@ -114,8 +115,8 @@ static int set_knob(FIXTURE_DATA(mm) *self, const char *path, const char *value)
 }
 
 /* Attaches the variant's subscribers to pid and snapshots them. */
-static void attach(struct __test_metadata *_metadata, FIXTURE_DATA(mm) *self, int subscribers,
-		   pid_t pid)
+static void attach_and_snapshot(struct __test_metadata *_metadata, FIXTURE_DATA(mm) *self,
+				int subscribers, pid_t pid)
 {
 	ASSERT_EQ(0, mmn_ctl("attach %d %d", pid, subscribers));
 	ASSERT_EQ(subscribers, mmn_snapshot(pid, &self->before));
@@ -164,7 +165,7 @@ TEST_F(mm, thp_pmd_munmap)
 	char *p = thp(&kb);
 
 	ASSERT_NE(NULL, p) NO_THP_LOG(kb);
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, munmap(p, 2 * HPAGE));
 	CHECK_EACH();
 }
@@ -181,7 +182,7 @@ TEST_F(mm, thp_split_by_partial_mprotect)
 	char *p = thp(&kb);
 
 	ASSERT_NE(NULL, p) NO_THP_LOG(kb);
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	/* 4 KiB in the middle of the PMD: split_huge_pmd(), then the change. */
 	ASSERT_EQ(0, mprotect(p + HPAGE / 2, 4096, PROT_READ));
 	CHECK_EACH();
@@ -198,7 +199,7 @@ TEST_F(mm, thp_split_by_partial_munmap)
 	char *p = thp(&kb);
 
 	ASSERT_NE(NULL, p) NO_THP_LOG(kb);
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, munmap(p + HPAGE / 2, 4096));
 	CHECK_EACH();
 	EXPECT_EQ(2048, mmn_huge_kb(0, p, 2 * HPAGE));
@@ -221,7 +222,7 @@ TEST_F(mm, madv_collapse)
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 0x5a, HPAGE);
 	ASSERT_EQ(0, mmn_huge_kb(0, p, HPAGE)) TH_LOG("small pages expected (THP \"madvise\")");
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	/* Synchronous collapse of 512 small pages into one huge page. */
 	ASSERT_EQ(0, madvise(p, HPAGE, MADV_COLLAPSE)) TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
 	CHECK_EACH();
@@ -239,7 +240,7 @@ TEST_F(mm, hugetlb_munmap)
 		 -1, 0);
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("no hugetlb page: %s", strerror(errno));
 	memset(p, 0x5a, HPAGE);
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, munmap(p, HPAGE));
 	CHECK_EACH();
 }
@@ -275,7 +276,7 @@ TEST_F(mm, uffd_writeprotect)
 	reg.range.len = len;
 	reg.mode = UFFDIO_REGISTER_MODE_WP;
 	ASSERT_EQ(0, ioctl(fd, UFFDIO_REGISTER, &reg));
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	wp.range.start = (uintptr_t)p;
 	wp.range.len = len;
 	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
@@ -304,7 +305,7 @@ TEST_F(mm, uffd_move)
 	reg.range.len = len;
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 	ASSERT_EQ(0, ioctl(fd, UFFDIO_REGISTER, &reg));
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	mv.dst = (uintptr_t)dst;
 	mv.src = (uintptr_t)src;
 	mv.len = len;
@@ -336,7 +337,7 @@ TEST_F_TIMEOUT(mm, ksm_merge, 90)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 0x5a, len);
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, madvise(p, len, MADV_MERGEABLE));
 	ASSERT_EQ(0, set_knob(self, "/sys/kernel/mm/ksm/sleep_millisecs", "0"));
 	ASSERT_EQ(0, set_knob(self, "/sys/kernel/mm/ksm/pages_to_scan", "1000"));
@@ -395,7 +396,7 @@ TEST_F(mm, migrate_to_other_node)
 	ASSERT_EQ(0, syscall(__NR_move_pages, 0, n, pages, NULL, status, 0));
 	for (i = 0; i < n; i++)
 		nodes[i] = status[i] == 0 ? 1 : 0;
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, syscall(__NR_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE));
 	for (i = 0; i < n; i++)
 		EXPECT_EQ(nodes[i], status[i]) TH_LOG("page %zu", i);
@@ -411,7 +412,7 @@ TEST_F(mm, madv_free)
 
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 0x5a, len);
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	ASSERT_EQ(0, madvise(p, len, MADV_FREE));
 	CHECK_EACH();
 	munmap(p, len);
@@ -424,7 +425,7 @@ TEST_F(mm, clear_refs_soft_dirty)
 
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 0x5a, len);
-	attach(_metadata, self, variant->subscribers, getpid());
+	attach_and_snapshot(_metadata, self, variant->subscribers, getpid());
 	/* 4: clear the soft-dirty bits of the whole mm. */
 	ASSERT_EQ(0, mmn_write_str("/proc/self/clear_refs", "4"));
 	CHECK_EACH();
@@ -503,7 +504,7 @@ TEST_F(mm, exec_releases_old_mm)
 	self->target = pid;
 	close(go[0]);
 	close(said[1]);
-	attach(_metadata, self, variant->subscribers, pid);
+	attach_and_snapshot(_metadata, self, variant->subscribers, pid);
 	comm_of(pid, comm, sizeof(comm));
 	EXPECT_STRNE("exe", comm);
 	ASSERT_EQ(1, write(go[1], "g", 1));

@@ -116,8 +116,10 @@ TEST_F_TIMEOUT(oom, reaper, 120)
 		struct mmn_stats s;
 
 		EXPECT_LT(rss, LIMIT_MIB * 1024 / 4);
-		/* Reaped: no refusal, a gate only under stopgap, and each subscriber saw
-		 * the reaper's non-blockable ranges, each start with its end. */
+		/*
+		 * Reaped: no refusal, a gate only under stopgap, and each subscriber saw
+		 * the reaper's non-blockable ranges, each start with its end.
+		 */
 		ASSERT_EQ(0, mmn_stats(&s));
 		EXPECT_EQ(0, s.refused);
 		EXPECT_EQ(strcmp(variant->policy, "stopgap") ? 0 : 1, s.gates);

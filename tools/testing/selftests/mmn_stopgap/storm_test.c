@@ -34,7 +34,7 @@
 #define MAX_SECONDS 240
 
 struct storm {
-	volatile int stop;
+	atomic_int stop;
 	long per_writer;
 	pid_t pids[16];		/* churn victims, refreshed by the churners */
 	pthread_mutex_t lock;
@@ -213,13 +213,13 @@ static void *writer(void *arg)
 		err = ret < 0 ? errno : 0;
 		pthread_rwlock_unlock(&st->clean_lock);
 		i++;
-		if (!err && (size_t)ret == len)
+		if (!err && (size_t)ret == len) {
 			ok++;
-		else if (err == EINVAL)
+		} else if (err == EINVAL) {
 			einval++;
-		else if (expected_errno(err))
+		} else if (expected_errno(err)) {
 			other++;
-		else {
+		} else {
 			bad++;
 			pthread_mutex_lock(&st->lock);
 			st->unexpected_errno = err;

@@ -74,7 +74,8 @@ static void expect_paired(struct __test_metadata *_metadata, long pid)
 		EXPECT_EQ(0, subs[i].unpaired) TH_LOG("subscriber %ld", subs[i].id);
 		EXPECT_EQ(0, subs[i].in_flight) TH_LOG("subscriber %ld", subs[i].id);
 		if (!strcmp(subs[i].kind, "paired"))
-			EXPECT_EQ(subs[i].starts, subs[i].ends) TH_LOG("subscriber %ld", subs[i].id);
+			EXPECT_EQ(subs[i].starts, subs[i].ends)
+				TH_LOG("subscriber %ld", subs[i].id);
 		/* Behind a gate, a refuser never sees a non-blockable start. */
 		if (!strcmp(subs[i].kind, "eagain"))
 			EXPECT_EQ(0, subs[i].nonblock) TH_LOG("subscriber %ld", subs[i].id);
@@ -223,7 +224,7 @@ TEST_F(wedge, several_groups)
 
 struct race {
 	struct mmn_victim *v;
-	volatile bool stop;
+	atomic_bool stop;
 	int errors, reaps, refused, switches, cycles, unguarded;
 };
 
