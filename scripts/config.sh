@@ -104,5 +104,15 @@ as_root() {
 	if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# apt_get SECONDS ARGS...: apt-get as root, non-interactive, bounded by SECONDS,
+# waiting up to 10 minutes for the dpkg lock rather than failing at once when
+# something else holds it (a fresh machine's unattended-upgrades, a second make).
+apt_get() {
+	local secs=$1
+	shift
+	as_root env DEBIAN_FRONTEND=noninteractive timeout "$secs" \
+		apt-get "$@" -o DPkg::Lock::Timeout=600
+}
+
 log() { printf '[mmn] %s\n' "$*" >&2; }
 die() { printf '[mmn] error: %s\n' "$*" >&2; exit 1; }

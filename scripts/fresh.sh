@@ -68,7 +68,7 @@ done
 
 if ! command -v debootstrap >/dev/null; then
 	log "fresh: apt-get install debootstrap (on this host, for the root)"
-	as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q debootstrap >/dev/null
+	apt_get 600 install -y -q debootstrap >/dev/null
 fi
 
 root="" child="" summary="" rc=0

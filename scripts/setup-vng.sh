@@ -12,8 +12,7 @@ if [[ ! -x "$venv/bin/vng" ]]; then
 	# Debian splits venv (ensurepip) out of python3.
 	if [[ $(dpkg-query -W -f='${Status}' python3-venv 2>/dev/null || true) != "install ok installed" ]]; then
 		log "setup: apt-get install python3-venv"
-		as_root env DEBIAN_FRONTEND=noninteractive timeout 600 \
-			apt-get install -y -q --no-install-recommends python3-venv >/dev/null
+		apt_get 600 install -y -q --no-install-recommends python3-venv >/dev/null
 	fi
 	python3 -m venv "$venv" >&2
 	timeout 600 "$venv/bin/pip" install -q "virtme-ng>=1.42" >&2

@@ -56,14 +56,14 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
 if [[ ! -f "$APT_SOURCES" ]] || [[ "$(cat "$APT_SOURCES")" != "$want_sources" ]]; then
 	log "setup: adding bookworm-backports + trixie-backports to $APT_SOURCES"
 	printf '%s\n' "$want_sources" | as_root tee "$APT_SOURCES" >/dev/null
-	as_root timeout 600 apt-get update -q
+	apt_get 600 update -q
 fi
 
 # 2. The kernel: KVER=7.2 names it; by default the newest supported version
 #    (config.sh, MMN_KVERS) this machine has or the archive offers.
 select_kernel
 if ! kver_installed "$KVER_MAJOR" && ! kver_in_archive "$KVER_MAJOR"; then
-	as_root timeout 600 apt-get update -q
+	apt_get 600 update -q
 	select_kernel
 fi
 if ! kver_installed "$KVER_MAJOR" && ! kver_in_archive "$KVER_MAJOR"; then
@@ -87,18 +87,16 @@ mapfile -t need < <(missing_pkgs "${PKGS[@]}" "${ksrc_pkg[@]}")
 mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")
 if (( ${#need[@]} + ${#needq[@]} )); then
 	if ! apt_has_candidate "${ksrc_pkg[@]}" "${QEMU_PKGS[@]}"; then
-		as_root timeout 600 apt-get update -q
+		apt_get 600 update -q
 	fi
 fi
 if (( ${#need[@]} )); then
 	log "setup: apt-get install ${need[*]}"
 	if [[ " ${need[*]} " == *" ${KSRC_PKG} "* ]]; then
-		as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
-			apt-get install -y -q --no-install-recommends \
+		apt_get 1800 install -y -q --no-install-recommends \
 			-t trixie-backports "${KSRC_PKG}" >/dev/null
 	fi
-	as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
-		apt-get install -y -q --no-install-recommends "${need[@]}" \
+	apt_get 1800 install -y -q --no-install-recommends "${need[@]}" \
 		| grep -E '^(Setting up|E:)' || true
 	mapfile -t need < <(missing_pkgs "${PKGS[@]}" "${ksrc_pkg[@]}")
 	(( ${#need[@]} == 0 )) || die "packages still missing: ${need[*]}"
@@ -107,8 +105,7 @@ else
 fi
 if (( ${#needq[@]} )); then
 	log "setup: apt-get install -t bookworm-backports ${needq[*]}"
-	as_root env DEBIAN_FRONTEND=noninteractive timeout 1800 \
-		apt-get install -y -q --no-install-recommends \
+	apt_get 1800 install -y -q --no-install-recommends \
 		-t bookworm-backports "${needq[@]}" \
 		| grep -E '^(Setting up|E:)' || true
 	mapfile -t needq < <(missing_pkgs "${QEMU_PKGS[@]}")

@@ -69,8 +69,9 @@ echo "1..10"
 # 1. A new machine: nothing installed, the archive offers 7.3 and 7.2.
 offer_before="7.3 7.2" offer_after="" installed="" cached="" sources=0 kver=""
 run_case new-machine
-what="new machine, archive offers 7.3 and 7.2: picks 7.3 and installs everything"
+what="new machine, archive offers 7.3 and 7.2: picks 7.3 and installs everything, each apt-get waiting for the dpkg lock"
 if (( status == 0 )) && has "kernel 7.3: the newest" "$out" &&
+	   (( $(count "apt-get" "$calls") == $(count "-o DPkg::Lock::Timeout=600" "$calls") )) &&
 	   has "install -y -q --no-install-recommends -t trixie-backports linux-source-7.3" "$calls" &&
 	   has "-t bookworm-backports qemu-system-x86" "$calls" && has " cargo-web " "$calls" &&
 	   (( $(count "apt-get update" "$calls") == 1 )); then pass; else fail; fi
@@ -121,7 +122,7 @@ offer_before="7.3" offer_after="" installed="${all_pkgs[*]} linux-source-7.3" ca
 run_case sources
 what="missing apt source: written, one update, nothing else"
 if (( status == 0 )) && grep -q "trixie-backports" "$w/sources" &&
-	   [[ "$calls" == "apt-get update -q" ]]; then pass; else fail; fi
+	   [[ "$calls" == "apt-get update -q -o DPkg::Lock::Timeout=600" ]]; then pass; else fail; fi
 
 # 9. The list of packages: every tool a stage calls that a plain Debian 12 lacks.
 p=" ${all_pkgs[*]} "
