@@ -245,28 +245,28 @@ impl MirrorSub {
                 stats.retries.add(retries, Relaxed);
                 return Err(EBUSY);
             }
-            let seq = notifier.read_begin();
-            match notifier.hmm_range_fault(mm, seq, start, &mut pfns[..pages]) {
+            let seq = notifier.read_begin()?;
+            let faulted = match notifier.hmm_range_fault(mm, seq, start, &mut pfns[..pages]) {
                 Err(e) if e == EBUSY => {
                     retries += 1;
                     continue;
                 }
                 r => r?,
-            }
+            };
             if notifier.check_retry(seq) {
                 // Already invalidated: no need to take the lock to learn it.
                 retries += 1;
                 continue;
             }
             let mut snapshot = notifier.lock();
-            if snapshot.read_retry(seq) {
+            let Some(current) = snapshot.pfns(faulted) else {
                 // An invalidation came in since `read_begin`: these pfns may be stale.
                 retries += 1;
                 continue;
-            }
+            };
             snapshot.start = start;
             snapshot.pages = pages;
-            snapshot.pfns[..pages].copy_from_slice(&pfns[..pages]);
+            snapshot.pfns[..pages].copy_from_slice(current);
             snapshot.seq = seq.value();
             break;
         }

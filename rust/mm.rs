@@ -23,7 +23,10 @@ mod helpers {
 
     // As in the kernel crate's own bindings: `mm_struct`, behind the notifier, reaches structs
     // that bindgen leaves empty.
-    #[allow(improper_ctypes)]
+    #[expect(
+        improper_ctypes,
+        reason = "bindgen leaves some structs the mm reaches empty"
+    )]
     extern "C" {
         #[link_name = "rust_helper_mmu_interval_set_seq"]
         pub(super) fn mmu_interval_set_seq(

@@ -230,7 +230,11 @@ fn registrar_teardown() -> core::result::Result<(), &'static str> {
     )
 }
 
-/// An interval notifier whose read side is checked with another one's sequence.
+/// Invalidations seen by every [`Reader`].
+static READER_CALLS: Atomic<u32> = Atomic::new(0);
+
+/// An interval notifier whose read side is checked with another one's sequence, or after its
+/// registrar is gone.
 struct Reader;
 
 #[vtable]
@@ -239,6 +243,7 @@ impl IntervalNotifierOps for Reader {
     type Backend = MutexBackend;
 
     fn invalidate<'a>(&self, inv: Invalidate<'a, Self>) -> Result<Pass<'a>, Refused<'a>> {
+        READER_CALLS.add(1, Relaxed);
         match inv {
             Invalidate::Blockable(b) => Ok(b.lock().done()),
             Invalidate::NonBlocking(nb) => match nb.try_lock() {
@@ -273,7 +278,7 @@ fn foreign_read_seq() -> core::result::Result<(), &'static str> {
         GFP_KERNEL,
     )
     .map_err(|_| "no notifier b")?;
-    let seq = a.read_begin();
+    let seq = a.read_begin().map_err(|_| "read_begin failed")?;
     check(!a.lock().read_retry(seq), "its own notifier: no collision")?;
     check(b.lock().read_retry(seq), "another notifier: retry")?;
     check(
@@ -282,13 +287,68 @@ fn foreign_read_seq() -> core::result::Result<(), &'static str> {
     )
 }
 
-const TESTS: [Test; 7] = [
+/// A registrar dropped while an interval notifier's handle still lives takes the notifier out
+/// of the core (invalidations no longer reach it) and marks it dead: a read side in progress
+/// is told to retry although no invalidation collided with it, and a new one fails with
+/// `ENODEV`.
+fn registrar_teardown_interval() -> core::result::Result<(), &'static str> {
+    let mm = task::current_mm().map_err(|_| "the loading process has no mm")?;
+    let mm = &*mm;
+    let registrar = Registrar::new().map_err(|_| "no registrar")?;
+    let addr = mem::map_anon(2 * PAGE_SIZE).map_err(|_| "no mapping")?;
+    let n = KBox::pin_init(
+        IntervalNotifier::new(
+            &registrar,
+            mm,
+            addr,
+            2 * PAGE_SIZE,
+            Reader,
+            new_mutex!((), "t"),
+        ),
+        GFP_KERNEL,
+    );
+    let Ok(n) = n else {
+        let _ = mem::unmap(addr, 2 * PAGE_SIZE);
+        return Err("no notifier");
+    };
+    let calls = READER_CALLS.load(Relaxed);
+    let _ = mem::unmap(addr, PAGE_SIZE);
+    let seen = READER_CALLS.load(Relaxed) > calls;
+    let seq = n
+        .read_begin()
+        .map_err(|_| "read_begin failed while registered")?;
+    let fresh = !n.lock().read_retry(seq);
+    drop(registrar);
+    let calls = READER_CALLS.load(Relaxed);
+    let _ = mem::unmap(addr + PAGE_SIZE, PAGE_SIZE);
+    check(
+        seen,
+        "registered: a munmap of its range reaches the notifier",
+    )?;
+    check(fresh, "registered: no collision right after read_begin")?;
+    check(
+        READER_CALLS.load(Relaxed) == calls,
+        "the dropped registrar takes the notifier out of the core (a munmap no longer reaches it)",
+    )?;
+    check(
+        n.lock().read_retry(seq),
+        "after the registrar's teardown, read_retry asks for a retry",
+    )?;
+    check(n.check_retry(seq), "and so does check_retry")?;
+    check(
+        matches!(n.read_begin(), Err(e) if e == ENODEV),
+        "a new read side fails with ENODEV",
+    )
+}
+
+const TESTS: [Test; 8] = [
     ("pairing_counters", pairing_counters),
     ("mirror_clear", mirror_clear),
     ("command_ranges", command_ranges),
     ("rule", rule),
     ("kmalloc_classes", kmalloc_classes),
     ("registrar_teardown", registrar_teardown),
+    ("registrar_teardown_interval", registrar_teardown_interval),
     ("foreign_read_seq", foreign_read_seq),
 ];
 

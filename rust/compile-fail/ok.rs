@@ -84,9 +84,14 @@ fn check(mm: &MmWithUser) -> Result {
         IntervalNotifier::new(&registrar, mm, 0, 4096, TwoPass, new_mutex!(0u64, "cf_ok")),
         GFP_KERNEL,
     )?;
-    let seq = n.read_begin();
+    let seq = n.read_begin()?;
+    let mut pfns = [0usize; 1];
+    let faulted = n.hmm_range_fault(mm, seq, 0, &mut pfns);
     let guard = n.lock();
     let _ = guard.read_retry(seq);
+    if let Ok(faulted) = faulted {
+        let _ = guard.pfns(faulted);
+    }
     let w = KBox::pin_init(
         IntervalWatcher::whole_address_space(&registrar, mm, Watcher),
         GFP_KERNEL,

@@ -9,7 +9,7 @@ fn check(mm: &MmWithUser) -> Result {
         IntervalNotifier::whole_address_space(&registrar, mm, Honest, new_mutex!((), "cf")),
         GFP_KERNEL,
     )?;
-    let seq = n.read_begin();
+    let seq = n.read_begin()?;
     let _ = n.read_retry(seq);
     Ok(())
 }

@@ -10,7 +10,7 @@ fn check(mm: &MmWithUser) -> Result {
         IntervalNotifier::whole_address_space(&registrar, mm, Honest, new_mutex!((), "cf")),
         GFP_KERNEL,
     )?;
-    let seq = n.read_begin();
+    let seq = n.read_begin()?;
     drop(n);
     let _ = seq.value();
     Ok(())

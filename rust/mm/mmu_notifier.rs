@@ -220,12 +220,13 @@ impl Range {
         Event::try_from(self.raw().event).ok()
     }
 
-    /// The address space being invalidated.
+    /// The address space being invalidated, as an identity to compare with ([`MmId::is`]).
+    ///
+    /// Not a `&Mm`: through one, safe code could take a reference on the mm and drop it,
+    /// `mmput()`, which may sleep, from a callback that must not.
     #[expect(dead_code, reason = "API for drivers; this module does not need it")]
-    pub(crate) fn mm(&self) -> &Mm {
-        // SAFETY: By the type invariant the range's mm is alive while `self` lives; the core
-        // holds it for the whole invalidation.
-        unsafe { Mm::from_raw(self.raw().mm) }
+    pub(crate) fn mm(&self) -> MmId {
+        MmId(self.raw().mm)
     }
 
     /// Who asked for the invalidation, for [`Event::Migrate`] and [`Event::Exclusive`]: the
@@ -240,6 +241,32 @@ impl Range {
     /// Whether callbacks may sleep (`mmu_notifier_range_blockable()`).
     fn blockable(&self) -> bool {
         self.raw().flags & bindings::MMU_NOTIFIER_RANGE_BLOCKABLE != 0
+    }
+}
+
+/// The identity of an address space ([`Range::mm`]): only compared, never dereferenced.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::mmu_notifier::{MmId, Range};
+/// use kernel::mm::Mm;
+///
+/// /// Whether an invalidation is of the address space a driver mirrors.
+/// fn mine(range: &Range, mirrored: &Mm) -> bool {
+///     range.mm().is(mirrored)
+/// }
+/// # let _ = mine;
+/// # let _: Option<MmId> = None;
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MmId(*mut bindings::mm_struct);
+
+impl MmId {
+    /// Whether this is `mm`'s identity.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn is(self, mm: &Mm) -> bool {
+        self.0 == mm.as_raw()
     }
 }
 

@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! How much memory an allocation really takes.
+//! How much memory an allocation really takes, and anonymous mappings in the current process
+//! (for the selftests, which need invalidations on their own mm).
 //!
-//! C header: [include/linux/slab.h](srctree/include/linux/slab.h)
+//! C headers: [include/linux/slab.h](srctree/include/linux/slab.h),
+//! [include/linux/mm.h](srctree/include/linux/mm.h)
+
+use kernel::{
+    error::to_result,
+    ffi::c_ulong,
+    prelude::*, //
+};
 
 /// The usable size of the `kmalloc` allocation that starts at `object` (`ksize()`): what the
 /// slab allocator set aside for it, at least `size_of::<T>()`.
@@ -43,4 +51,36 @@ pub(crate) const fn kmalloc_class(bytes: usize) -> usize {
         129..=192 => 192,
         _ => bytes.next_power_of_two(),
     }
+}
+
+/// Maps `len` bytes of anonymous, private, read-write memory into the current process
+/// (`vm_mmap()`, as `mmap(2)` would): the address. The mapping is not populated.
+pub(crate) fn map_anon(len: usize) -> Result<usize> {
+    const PROT_READ_WRITE: c_ulong = 0x1 | 0x2;
+    const MAP_PRIVATE_ANONYMOUS: c_ulong = 0x02 | 0x20;
+    // SAFETY: Without a file, `vm_mmap()` only creates a mapping in `current->mm` (or fails);
+    // it takes the mm's locks itself, and the caller, in process context, holds none.
+    let addr = unsafe {
+        kernel::bindings::vm_mmap(
+            core::ptr::null_mut(),
+            0,
+            len,
+            PROT_READ_WRITE,
+            MAP_PRIVATE_ANONYMOUS,
+            0,
+        )
+    };
+    // `IS_ERR_VALUE()`: the top 4095 values are negated errnos.
+    if addr > usize::MAX - 4095 {
+        return Err(Error::from_errno(addr as i32));
+    }
+    Ok(addr)
+}
+
+/// Unmaps `[addr, addr + len)` of the current process (`vm_munmap()`, as `munmap(2)` would),
+/// which invalidates the range.
+pub(crate) fn unmap(addr: usize, len: usize) -> Result {
+    // SAFETY: `vm_munmap()` only changes `current->mm`'s mappings, taking its locks itself; the
+    // caller, in process context, holds none.
+    to_result(unsafe { kernel::bindings::vm_munmap(addr, len) })
 }

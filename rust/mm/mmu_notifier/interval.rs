@@ -10,6 +10,7 @@ use super::{
     registrar::{
         Inner,
         Link,
+        Revoke,
         Taken,
         Target, //
     },
@@ -35,10 +36,14 @@ use kernel::{
     bindings,
     error::to_result,
     ffi::c_ulong,
-    mm::MmWithUser,
+    mm::{
+        Mm,
+        MmWithUser, //
+    },
     page::PAGE_MASK,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{
             Acquire,
             Atomic,
@@ -62,15 +67,16 @@ use kernel::{
 /// # Safety
 ///
 /// `raw` and `link` are fields of one pinned object that stays valid until [`remove`] ran on
-/// them; everything `ops` reads of that object is initialised.
+/// them; everything `ops` and `revoke` read of that object is initialised, and `revoke` may be
+/// called with `raw` (see [`Revoke`]).
 pub(super) unsafe fn insert(
     registrar: &Inner,
     link: &Link,
     raw: *mut bindings::mmu_interval_notifier,
     mm: &MmWithUser,
-    start: usize,
-    len: usize,
+    (start, len): (usize, usize),
     ops: &'static bindings::mmu_interval_notifier_ops,
+    revoke: Option<Revoke>,
 ) -> Result {
     if len == 0 || start.checked_add(len - 1).is_none() {
         return Err(EINVAL);
@@ -90,7 +96,7 @@ pub(super) unsafe fn insert(
         return Err(e);
     }
     // SAFETY: `link` is pinned and valid until `remove` (the caller's); `raw` is inserted.
-    if let Err(e) = unsafe { registrar.commit(link, Target::Interval(raw)) } {
+    if let Err(e) = unsafe { registrar.commit(link, Target::Interval(raw, revoke)) } {
         // The registrar was dropped meanwhile: take it back ourselves, then let its drop go on.
         // SAFETY: `raw` is inserted, and we are not in one of its callbacks.
         unsafe { bindings::mmu_interval_notifier_remove(raw) };
@@ -140,13 +146,9 @@ macro_rules! container_of_raw {
 /// without setting the sequence is a build error.
 #[must_use]
 pub(crate) struct Pass<'a> {
-    kind: PassKind,
+    /// Whether the notifier asked for the second pass ([`InvalidateGuard::finish_later`]).
+    finish: bool,
     _brand: PhantomData<Brand<'a>>,
-}
-
-enum PassKind {
-    Done,
-    Finish,
 }
 
 /// The callbacks of an interval notifier with a read side ([`IntervalNotifier`]).
@@ -293,7 +295,9 @@ struct FinishSlot {
 /// # Invariants
 ///
 /// While its link is on the registrar's list, `raw` is inserted in its mm's interval tree
-/// with the ops table of `T`; the insertion holds an `mmgrab` reference on the mm.
+/// with the ops table of `T`. Once the link is dead ([`Link::is_dead`]) it is not, or is being
+/// taken out, and the notifier's lock was taken and released after the link died. `mm` is
+/// `raw`'s mm, held (`mmgrab`) for as long as the notifier exists, whoever removes it.
 ///
 /// # Examples
 ///
@@ -345,17 +349,17 @@ struct FinishSlot {
 ///     GFP_KERNEL,
 /// )?;
 /// loop {
-///     let seq = notifier.read_begin();
+///     let seq = notifier.read_begin()?;
 ///     let mut pfns = [0usize; 1];
-///     match notifier.hmm_range_fault(mm, seq, addr, &mut pfns) {
+///     let faulted = match notifier.hmm_range_fault(mm, seq, addr, &mut pfns) {
 ///         Err(e) if e == EBUSY => continue, // An invalidation came in between.
 ///         r => r?,
-///     }
+///     };
 ///     let mut pfn = notifier.lock();
-///     if pfn.read_retry(seq) {
+///     let Some(current) = pfn.pfns(faulted) else {
 ///         continue; // Invalidated since `read_begin`: the pfn may be stale.
-///     }
-///     *pfn = pfns[0]; // Valid until the next invalidation.
+///     };
+///     *pfn = current[0]; // Valid until the next invalidation.
 ///     break;
 /// }
 /// assert_ne!(*notifier.lock(), 0);
@@ -376,6 +380,7 @@ pub(crate) struct IntervalNotifier<T: IntervalNotifierOps> {
     registrar: Arc<Inner>,
     #[pin]
     link: Link,
+    mm: ARef<Mm>,
     pub(in crate::mm) start: usize,
     pub(in crate::mm) len: usize,
     #[pin]
@@ -385,7 +390,8 @@ pub(crate) struct IntervalNotifier<T: IntervalNotifierOps> {
 }
 
 // SAFETY: The C structs are only touched by the core under its own locking, the link under
-// the registrar's lock, `T` is `Send`, and `T::Locked` is `Send` behind its lock.
+// the registrar's lock (and its `dead` flag atomically), the mm through its refcount, `T` is
+// `Send`, and `T::Locked` is `Send` behind its lock.
 unsafe impl<T: IntervalNotifierOps> Send for IntervalNotifier<T> {}
 // SAFETY: Shared references reach `T` (`Sync`), the locked data only through its lock, the
 // finish slot only from callbacks, through its atomic, and the link only under the registrar's
@@ -432,7 +438,8 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     where
         Error: From<E>,
     {
-        let (first, bytes) = (start, len);
+        // The field `mm` shadows the argument inside the initialiser.
+        let (first, bytes, user) = (start, len, mm);
         try_pin_init!(Self {
             data <- data,
             lock <- lock,
@@ -443,6 +450,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
             }),
             registrar: registrar.inner().clone(),
             link: Link::new(),
+            mm: ARef::from(&**mm),
             start,
             len,
             raw <- Opaque::try_ffi_init(move |slot: *mut bindings::mmu_interval_notifier| {
@@ -455,10 +463,10 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
                         &(*this).registrar,
                         &(*this).link,
                         slot,
-                        mm,
-                        first,
-                        bytes,
+                        user,
+                        (first, bytes),
                         Self::ops(),
+                        Some(Self::revoke),
                     )
                 }
             }),
@@ -494,8 +502,18 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
         self.len
     }
 
+    /// Whether the notifier is on `mm`.
+    pub(crate) fn is_on(&self, mm: &Mm) -> bool {
+        self.mm.as_raw() == mm.as_raw()
+    }
+
     pub(in crate::mm) fn raw(&self) -> *mut bindings::mmu_interval_notifier {
         self.raw.get()
+    }
+
+    /// Whether the module's registrar took the notifier out of the core.
+    pub(in crate::mm) fn is_dead(&self) -> bool {
+        self.link.is_dead()
     }
 
     /// Whether `seq` was begun on this notifier.
@@ -506,6 +524,8 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     /// Begins a read-side critical section (`mmu_interval_read_begin()`): waits until the
     /// notifier is live in the interval tree and no invalidation it might have missed is in
     /// progress, then returns the sequence number to check with [`ReadGuard::read_retry`].
+    /// `ENODEV` once the module's registrar took the notifier out of the core (the notifier
+    /// sees no invalidation any more, so nothing read could be trusted).
     ///
     /// Right after [`Self::new`] the notifier may not be in the tree yet; once this returns,
     /// it is. Sleeps uninterruptibly for as long as the invalidations in progress on the mm
@@ -513,28 +533,45 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
     /// refused a non-blockable start after the interval notifiers accepted it, on a kernel
     /// without the fix). Must not be called from a callback, nor with the notifier's lock or
     /// another lock a callback takes held.
-    pub(crate) fn read_begin(&self) -> ReadSeq<'_, T> {
+    pub(crate) fn read_begin(&self) -> Result<ReadSeq<'_, T>> {
         might_sleep();
-        // SAFETY: By the type invariant `raw` is inserted, so its `mm` and the mm's
-        // subscriptions are valid (the insertion holds an `mmgrab` reference). The caller is not
-        // inside a callback.
+        if self.link.is_dead() {
+            return Err(ENODEV);
+        }
+        // SAFETY: `raw` was inserted, so its `mm` is set, and `self.mm` holds that mm (and so
+        // its subscriptions, freed only by the last `mmdrop`) even if the registrar removed
+        // `raw` meanwhile: the core then answers at once or after the invalidation in progress.
+        // The caller is not inside a callback.
         let seq = unsafe { bindings::mmu_interval_read_begin(self.raw()) };
-        ReadSeq {
+        Ok(ReadSeq {
             seq,
             notifier: self,
-        }
+        })
     }
 
     /// Whether an invalidation has already collided with the read side begun at `seq`
     /// (`mmu_interval_check_retry()`): `true` is certain, `false` is only a hint. Needs no
-    /// lock; use it to give up early in a long read side.
+    /// lock; use it to give up early in a long read side. Always `true` once the registrar
+    /// took the notifier out of the core.
     pub(crate) fn check_retry(&self, seq: ReadSeq<'_, T>) -> bool {
-        if !self.owns(seq) {
+        if !self.owns(seq) || self.link.is_dead() {
             return true;
         }
-        // SAFETY: `raw` is inserted (type invariant); the helper only reads `invalidate_seq`
-        // with `READ_ONCE`.
+        // SAFETY: `raw` is valid (it lives as long as `self`); the helper only reads
+        // `invalidate_seq` with `READ_ONCE`.
         unsafe { helpers::mmu_interval_check_retry(self.raw(), seq.seq) }
+    }
+
+    /// The dropped registrar's [`Revoke`]: its link is dead; taking and releasing the lock makes
+    /// every read side that takes it later see that ([`ReadGuard::read_retry`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Revoke`]: `raw` is the `raw` field of a live `IntervalNotifier<T>`.
+    unsafe fn revoke(raw: *mut bindings::mmu_interval_notifier) {
+        // SAFETY: The caller's.
+        let this = unsafe { Self::from_raw(raw) };
+        drop(this.lock.lock());
     }
 
     /// Takes the notifier's lock on the read side, the one `invalidate` holds while it records
@@ -632,7 +669,7 @@ impl<T: IntervalNotifierOps> IntervalNotifier<T> {
             Ok(pass) => pass,
             Err(_refused) => return false,
         };
-        if let PassKind::Done = pass.kind {
+        if !pass.finish {
             return true;
         }
         let record = Record {
@@ -705,11 +742,15 @@ impl<T: IntervalNotifierOps> ReadGuard<'_, T> {
     /// Ends a read-side critical section begun at `seq` (`mmu_interval_read_retry()`): `true`
     /// if an invalidation collided with it, and what was read must be read again. The lock
     /// held is the one every `invalidate` holds while it records its sequence number.
+    ///
+    /// Always `true` once the module's registrar took the notifier out of the core: no
+    /// invalidation reaches it any more. (The registrar marks it dead, then takes and releases
+    /// this lock before the removal, so under the lock the mark is seen.)
     pub(crate) fn read_retry(&self, seq: ReadSeq<'_, T>) -> bool {
-        if !self.notifier.owns(seq) {
+        if !self.notifier.owns(seq) || self.notifier.link.is_dead() {
             return true;
         }
-        // SAFETY: The notifier is inserted (type invariant of `IntervalNotifier`), and we hold
+        // SAFETY: `raw` is valid (it lives as long as the notifier) and was inserted; we hold
         // the lock under which every `mmu_interval_set_seq()` is called ([`InvalidateGuard`]).
         unsafe { helpers::mmu_interval_read_retry(self.notifier.raw(), seq.seq) }
     }
@@ -847,7 +888,7 @@ impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
     /// Accepts the invalidation, complete: no second pass. Drops the lock.
     pub(crate) fn done(self) -> Pass<'a> {
         Pass {
-            kind: PassKind::Done,
+            finish: false,
             _brand: PhantomData,
         }
     }
@@ -863,7 +904,7 @@ impl<'a, T: IntervalNotifierOps> InvalidateGuard<'a, T> {
             )
         };
         Pass {
-            kind: PassKind::Finish,
+            finish: true,
             _brand: PhantomData,
         }
     }

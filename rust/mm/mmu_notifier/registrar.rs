@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The registrar: every notifier a module registers, so that unloading it is safe by
-//! construction.
+//! The registrar: every notifier a module registers, so that unloading it is safe.
 //!
 //! A notifier's callbacks are module text, and so is the ops table the core reads them from.
 //! The core may call them as long as the notifier is registered, and, for an hlist
@@ -14,7 +13,14 @@
 //! A registration taken out of the core by the registrar stays valid for its handle, if it
 //! has one: an interval notifier's memory is its handle's, which waits for the registrar
 //! before freeing it; a subscription's is freed by whichever of the registrar and the handle
-//! is done with it last (never, if the handle was leaked).
+//! is done with it last (never, if the handle was leaked). Its link is dead from then on: an
+//! interval notifier, which holds its own reference on its mm, answers its read side with
+//! "retry" and `ENODEV`, since no invalidation reaches it any more.
+//!
+//! The registrar is what makes unloading safe, as long as it is dropped at unload: it belongs
+//! in the module's `Module` struct. Nothing in its type enforces that; a registrar leaked with
+//! `mem::forget`, or made outside `init` and never dropped, leaves its registrations in the
+//! core after the module is gone.
 //!
 //! C header: [include/linux/mmu_notifier.h](srctree/include/linux/mmu_notifier.h)
 
@@ -49,9 +55,20 @@ use kernel::{
 pub(super) enum Target {
     /// A registered `struct mmu_notifier`: `mmu_notifier_unregister()`.
     Subscription(*mut bindings::mmu_notifier),
-    /// An inserted `struct mmu_interval_notifier`: `mmu_interval_notifier_remove()`.
-    Interval(*mut bindings::mmu_interval_notifier),
+    /// An inserted `struct mmu_interval_notifier`: `mmu_interval_notifier_remove()`, after
+    /// `revoke`, if any, was called on it.
+    Interval(*mut bindings::mmu_interval_notifier, Option<Revoke>),
 }
+
+/// Called by the dropped registrar on an interval notifier it is about to take out of the core,
+/// after marking its link dead ([`Link::is_dead`]): takes and releases the notifier's lock, so
+/// that every read side that takes it from then on sees the link dead.
+///
+/// # Safety
+///
+/// The argument is an inserted notifier whose memory stays valid for the call, and the caller
+/// holds no lock its notifier's lock nests in.
+pub(super) type Revoke = unsafe fn(*mut bindings::mmu_interval_notifier);
 
 /// A registration's entry in its registrar's list.
 ///
@@ -62,6 +79,9 @@ pub(super) enum Target {
 /// core.
 pub(super) struct Link {
     state: UnsafeCell<LinkState>,
+    /// Set, for good, when the dropped registrar takes the link off its list to take its target
+    /// out of the core: the handle's registration is gone, although the handle lives on.
+    dead: Atomic<bool>,
     _pin: PhantomPinned,
 }
 
@@ -97,8 +117,16 @@ impl Link {
                 stage: Stage::Idle,
                 target: None,
             }),
+            dead: Atomic::new(false),
             _pin: PhantomPinned,
         }
+    }
+
+    /// Whether the dropped registrar took the registration out of the core (or is doing so):
+    /// the core no longer calls it, so a read side must not trust it any more.
+    pub(super) fn is_dead(&self) -> bool {
+        // Acquire: pairs with the release in `Inner::pop`.
+        self.dead.load(Acquire)
     }
 }
 
@@ -296,6 +324,8 @@ impl Inner {
         let link = unsafe { first.as_ref()? };
         // SAFETY: The lock is held and the link is on the list.
         unsafe { list.unlink(link, Stage::TearingDown) };
+        // Release: pairs with the acquire in `Link::is_dead`; before the target leaves the core.
+        link.dead.store(true, Release);
         // SAFETY: The lock is held.
         let target = unsafe { (*link.state.get()).target };
         // PANIC: `push`, the only way onto the list, sets the target.
@@ -428,8 +458,14 @@ impl Drop for Registrar {
                 Target::Subscription(raw) => unsafe {
                     bindings::mmu_notifier_unregister(raw, (*raw).mm)
                 },
-                // SAFETY: `raw` is inserted, and its memory stays valid until `torn_down`.
-                Target::Interval(raw) => unsafe { bindings::mmu_interval_notifier_remove(raw) },
+                // SAFETY: `raw` is inserted, and its memory stays valid until `torn_down`; no
+                // lock is held (the revoke takes the notifier's lock).
+                Target::Interval(raw, revoke) => unsafe {
+                    if let Some(revoke) = revoke {
+                        revoke(raw);
+                    }
+                    bindings::mmu_interval_notifier_remove(raw)
+                },
             }
             // SAFETY: `link` came from `pop`, and is still valid (see above).
             if unsafe { inner.torn_down(link) } {

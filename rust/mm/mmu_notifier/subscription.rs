@@ -25,8 +25,14 @@ use core::{
     ptr::NonNull,
 };
 use kernel::{
-    bindings, error::to_result, ffi::c_int, mm::MmWithUser, prelude::*, sync::Arc,
-    task::might_sleep, types::Opaque,
+    bindings,
+    error::to_result,
+    ffi::c_int,
+    mm::MmWithUser,
+    prelude::*,
+    sync::Arc,
+    task::might_sleep,
+    types::Opaque, //
 };
 
 /// An `invalidate_range_start` as an hlist subscriber of type `T` sees it.

@@ -20,8 +20,20 @@ use super::{
 };
 use core::marker::PhantomPinned;
 use kernel::{
-    bindings, ffi::c_ulong, mm::MmWithUser, page::PAGE_MASK, prelude::*, sync::Arc,
-    task::might_sleep, types::Opaque,
+    bindings,
+    ffi::c_ulong,
+    mm::{
+        Mm,
+        MmWithUser, //
+    },
+    page::PAGE_MASK,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
+    task::might_sleep,
+    types::Opaque,
 };
 
 /// The callback of an interval notifier without a read side ([`IntervalWatcher`]).
@@ -78,8 +90,8 @@ impl<'a> NonBlockingWatch<'a> {
 /// # Invariants
 ///
 /// While its link is on the registrar's list, `raw` is inserted in its mm's interval tree
-/// with the ops table of `T`; the insertion holds an `mmgrab` reference on the mm. The
-/// notifier's `invalidate_seq` is never written after the insertion.
+/// with the ops table of `T`; once the link is dead it is not, or is being taken out. `mm` is
+/// `raw`'s mm. The notifier's `invalidate_seq` is never written after the insertion.
 ///
 /// # Examples
 ///
@@ -131,6 +143,8 @@ pub(crate) struct IntervalWatcher<T: IntervalWatcherOps> {
     registrar: Arc<Inner>,
     #[pin]
     link: Link,
+    /// `raw`'s mm, held for as long as the watcher exists, whoever removes it.
+    mm: ARef<Mm>,
     start: usize,
     len: usize,
     #[pin]
@@ -140,7 +154,7 @@ pub(crate) struct IntervalWatcher<T: IntervalWatcherOps> {
 }
 
 // SAFETY: As for `IntervalNotifier`: the C struct belongs to the core, the link to the
-// registrar's lock, and `T` is `Send`.
+// registrar's lock, the mm to its refcount, and `T` is `Send`.
 unsafe impl<T: IntervalWatcherOps> Send for IntervalWatcher<T> {}
 // SAFETY: Shared references only reach `T`, which is `Sync`.
 unsafe impl<T: IntervalWatcherOps> Sync for IntervalWatcher<T> {}
@@ -168,11 +182,13 @@ impl<T: IntervalWatcherOps> IntervalWatcher<T> {
     where
         Error: From<E>,
     {
-        let (first, bytes) = (start, len);
+        // The field `mm` shadows the argument inside the initialiser.
+        let (first, bytes, user) = (start, len, mm);
         try_pin_init!(Self {
             data <- data,
             registrar: registrar.inner().clone(),
             link: Link::new(),
+            mm: ARef::from(&**mm),
             start,
             len,
             raw <- Opaque::try_ffi_init(move |slot: *mut bindings::mmu_interval_notifier| {
@@ -187,10 +203,10 @@ impl<T: IntervalWatcherOps> IntervalWatcher<T> {
                         &(*this).registrar,
                         &(*this).link,
                         slot,
-                        mm,
-                        first,
-                        bytes,
+                        user,
+                        (first, bytes),
                         &Self::OPS,
+                        None,
                     )
                 }
             }),
@@ -228,15 +244,26 @@ impl<T: IntervalWatcherOps> IntervalWatcher<T> {
         self.len
     }
 
+    /// Whether the watcher watches `mm`.
+    #[expect(dead_code, reason = "API for drivers; this module does not need it")]
+    pub(crate) fn is_on(&self, mm: &Mm) -> bool {
+        self.mm.as_raw() == mm.as_raw()
+    }
+
     /// Waits until the watcher is in the interval tree, and so sees every invalidation that
     /// starts from then on (`mmu_interval_read_begin()`, whose sequence a watcher never sets:
     /// it waits only while the insertion is deferred behind the invalidation in progress, and
     /// never again). Sleeps uninterruptibly for as long as that invalidation lasts: forever on
     /// an mm whose interval-tree pass was left open. Must not be called from a callback.
+    /// Returns at once once the module's registrar took the watcher out of the core.
     pub(crate) fn wait_live(&self) {
         might_sleep();
-        // SAFETY: By the type invariant `raw` is inserted, so its `mm` and the mm's
-        // subscriptions are valid. The caller is not inside a callback.
+        if self.link.is_dead() {
+            return;
+        }
+        // SAFETY: `raw` was inserted, so its `mm` is set, and `self.mm` holds that mm (and its
+        // subscriptions) even if the registrar removed `raw` meanwhile. The caller is not inside
+        // a callback.
         unsafe { bindings::mmu_interval_read_begin(self.raw.get()) };
     }
 
