@@ -66,7 +66,9 @@ impl<'n, T: IntervalNotifierOps> IntervalNotifier<T> {
         }
         let _locked: MmapReadGuard<'_> = mm.mmap_read_lock();
         // SAFETY:
-        // - `raw` is inserted and `seq` came from its `read_begin`;
+        // - `raw` is valid and was inserted (a removal since is harmless: the look-up then
+        //   only checks a sequence nothing sets, and the link is dead for `ReadGuard::pfns`),
+        //   and `seq` came from its `read_begin`;
         // - the mmap read lock of its mm is held (`_locked`), and `mm` has a user;
         // - `pfns` has room for one pfn per page of `[start, end)`.
         to_result(unsafe {
@@ -82,8 +84,9 @@ impl<'n, T: IntervalNotifierOps> IntervalNotifier<T> {
 
 impl<T: IntervalNotifierOps> ReadGuard<'_, T> {
     /// The pfns of `faulted`, if no invalidation collided with the sequence they were looked up
-    /// as of ([`Self::read_retry`]): then they are current for as long as this lock is held.
-    /// `None`: begin again.
+    /// as of ([`Self::read_retry`]): then they are current for as long as this lock is held
+    /// (the slice is the caller's buffer, and outlives the guard: using it after the guard is
+    /// dropped is the caller's error, which no type here prevents). `None`: begin again.
     pub(crate) fn pfns<'p>(&self, faulted: Faulted<'_, 'p, T>) -> Option<&'p [usize]> {
         if self.read_retry(faulted.seq) {
             return None;

@@ -55,11 +55,15 @@ pub(crate) const fn kmalloc_class(bytes: usize) -> usize {
 
 /// Maps `len` bytes of anonymous, private, read-write memory into the current process
 /// (`vm_mmap()`, as `mmap(2)` would): the address. The mapping is not populated.
+/// `EINVAL` for a thread with no address space (a kernel thread).
 pub(crate) fn map_anon(len: usize) -> Result<usize> {
+    // The values of asm-generic/mman-common.h (x86's).
     const PROT_READ_WRITE: c_ulong = 0x1 | 0x2;
     const MAP_PRIVATE_ANONYMOUS: c_ulong = 0x02 | 0x20;
-    // SAFETY: Without a file, `vm_mmap()` only creates a mapping in `current->mm` (or fails);
-    // it takes the mm's locks itself, and the caller, in process context, holds none.
+    let _mm = crate::sys::task::current_mm().map_err(|_| EINVAL)?;
+    // SAFETY: Without a file, `vm_mmap()` only creates a mapping in `current->mm`, which
+    // exists (`_mm`), or fails; it takes the mm's locks itself, and the caller, in process
+    // context, holds none.
     let addr = unsafe {
         kernel::bindings::vm_mmap(
             core::ptr::null_mut(),
@@ -79,8 +83,10 @@ pub(crate) fn map_anon(len: usize) -> Result<usize> {
 
 /// Unmaps `[addr, addr + len)` of the current process (`vm_munmap()`, as `munmap(2)` would),
 /// which invalidates the range.
+/// `EINVAL` for a thread with no address space.
 pub(crate) fn unmap(addr: usize, len: usize) -> Result {
-    // SAFETY: `vm_munmap()` only changes `current->mm`'s mappings, taking its locks itself; the
-    // caller, in process context, holds none.
+    let _mm = crate::sys::task::current_mm().map_err(|_| EINVAL)?;
+    // SAFETY: `vm_munmap()` only changes `current->mm`'s mappings, which exists (`_mm`), taking
+    // its locks itself; the caller, in process context, holds none.
     to_result(unsafe { kernel::bindings::vm_munmap(addr, len) })
 }

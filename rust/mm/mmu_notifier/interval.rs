@@ -287,9 +287,11 @@ struct FinishSlot {
 /// the pages of the range and so follows the sequence protocol.
 ///
 /// The read side: [`Self::read_begin`], then (without the lock) the look-up of the pages
-/// ([`Self::hmm_range_fault`]), then the lock ([`Self::lock`]) and
-/// [`ReadGuard::read_retry`]: if it says no collision, what was looked up is current until the
-/// lock is dropped. The invalidation side: `invalidate` accepts an invalidation only with the
+/// ([`Self::hmm_range_fault`]), then the lock ([`Self::lock`]) and `ReadGuard::pfns` (or, for
+/// a look-up of another kind, [`ReadGuard::read_retry`]): if no invalidation collided, what was
+/// looked up is current until the lock is dropped. Copies a driver made are not invalidated
+/// when the registrar takes a notifier out of the core at unload (no invalidation reaches it
+/// any more): drop every notifier before the registrar. The invalidation side: `invalidate` accepts an invalidation only with the
 /// lock taken, which records the invalidation's sequence (`mmu_interval_set_seq()`).
 ///
 /// # Invariants

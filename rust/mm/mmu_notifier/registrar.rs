@@ -372,7 +372,8 @@ impl Inner {
 /// which waits for those instructions too without relying on how SRCU runs its callbacks.
 ///
 /// Dropping it sleeps, for as long as the removals wait for the invalidations in progress on
-/// their mms, and one SRCU grace period.
+/// their mms, and one SRCU grace period; it takes the lock of every interval notifier it
+/// removes, so never drop it holding one of those (a `ReadGuard`), nor from a callback.
 ///
 /// # Examples
 ///

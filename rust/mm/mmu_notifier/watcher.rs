@@ -255,7 +255,7 @@ impl<T: IntervalWatcherOps> IntervalWatcher<T> {
     /// it waits only while the insertion is deferred behind the invalidation in progress, and
     /// never again). Sleeps uninterruptibly for as long as that invalidation lasts: forever on
     /// an mm whose interval-tree pass was left open. Must not be called from a callback.
-    /// Returns at once once the module's registrar took the watcher out of the core.
+    /// Returns immediately when the module's registrar has taken the watcher out of the core.
     pub(crate) fn wait_live(&self) {
         might_sleep();
         if self.link.is_dead() {

@@ -9,7 +9,7 @@
 #include "kselftest_harness.h"
 
 /* How many unit tests rust/selftest.rs has; a test removed there must fail here. */
-#define UNIT_TESTS 7
+#define UNIT_TESTS 8
 
 /*
  * Counts the kernel log records after the last one containing mark that
