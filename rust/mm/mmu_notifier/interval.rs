@@ -291,8 +291,9 @@ struct FinishSlot {
 /// a look-up of another kind, [`ReadGuard::read_retry`]): if no invalidation collided, what was
 /// looked up is current until the lock is dropped. Copies a driver made are not invalidated
 /// when the registrar takes a notifier out of the core at unload (no invalidation reaches it
-/// any more): drop every notifier before the registrar. The invalidation side: `invalidate` accepts an invalidation only with the
-/// lock taken, which records the invalidation's sequence (`mmu_interval_set_seq()`).
+/// any more): drop every notifier before the registrar. The invalidation side: `invalidate`
+/// accepts an invalidation only with the lock taken, which records the invalidation's sequence
+/// (`mmu_interval_set_seq()`).
 ///
 /// # Invariants
 ///
