@@ -298,7 +298,7 @@ struct FinishSlot {
 /// # Invariants
 ///
 /// While its link is on the registrar's list, `raw` is inserted in its mm's interval tree
-/// with the ops table of `T`. Once the link is dead ([`Link::is_dead`]) it is not, or is being
+/// with the ops table of `T`. Once the link is dead (`Link::is_dead`) it is not, or is being
 /// taken out, and the notifier's lock was taken and released after the link died. `mm` is
 /// `raw`'s mm, held (`mmgrab`) for as long as the notifier exists, whoever removes it.
 ///

@@ -61,7 +61,7 @@ pub(super) enum Target {
 }
 
 /// Called by the dropped registrar on an interval notifier it is about to take out of the core,
-/// after marking its link dead ([`Link::is_dead`]): takes and releases the notifier's lock, so
+/// after marking its link dead (`Link::is_dead`): takes and releases the notifier's lock, so
 /// that every read side that takes it from then on sees the link dead.
 ///
 /// # Safety
